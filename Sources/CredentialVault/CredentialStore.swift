@@ -1,0 +1,86 @@
+public import Foundation
+
+/// The vault-wide record: its id (bound into every sealed value) and the current data key id.
+public struct VaultHeader: Sendable, Equatable {
+    /// The on-disk format this package writes.
+    public static let currentFormatVersion = 1
+
+    /// 16 random bytes naming the vault; part of every associated data.
+    public var vaultID: [UInt8]
+    /// The format version.
+    public var formatVersion: Int
+    /// The id of the data key that seals the records.
+    public var keyID: UInt32
+    /// When the vault was created.
+    public var createdAt: Date
+
+    /// Creates a header.
+    public init(vaultID: [UInt8], formatVersion: Int, keyID: UInt32, createdAt: Date) {
+        self.vaultID = vaultID
+        self.formatVersion = formatVersion
+        self.keyID = keyID
+        self.createdAt = createdAt
+    }
+}
+
+/// Where a vault keeps its header, key slots and sealed account records.
+///
+/// A store sees only sealed values. Every method is one transaction, durable on return, and touches only the
+/// rows it names: reading or writing one account is O(log n) in the number of accounts. Implementations:
+/// `SQLiteCredentialStore` (embedded, the default) and, later, a PostgreSQL store. Both must pass the same
+/// behavioural test suite.
+public protocol CredentialStore: Sendable {
+    /// The header, or `nil` if no vault was created in this store.
+    func header() async throws -> VaultHeader?
+
+    /// Writes the header and the first slots. Throws ``VaultError/Code/vaultExists`` if a header exists.
+    func createVault(header: VaultHeader, slots: [KeySlot]) async throws
+
+    /// All key slots, ordered by id.
+    func slots() async throws -> [KeySlot]
+
+    /// Stores `slot` (its `id` is ignored) and returns it with the id assigned.
+    func addSlot(_ slot: KeySlot) async throws -> KeySlot
+
+    /// Replaces the wrapped key and kind of slot `slot.id`. Throws ``VaultError/Code/notFound`` if it is gone.
+    func replaceSlot(_ slot: KeySlot) async throws
+
+    /// Deletes slot `id`. Refuses (``VaultError/Code/invalidInput``) to delete the last slot, checked in the
+    /// same transaction; throws ``VaultError/Code/notFound`` if there is no such slot.
+    func removeSlot(id: Int64) async throws
+
+    /// The record of `name`, or `nil`.
+    func account(named name: AccountName) async throws -> StoredAccount?
+
+    /// All records, ordered by name.
+    func accounts() async throws -> [StoredAccount]
+
+    /// Inserts a new record. Throws ``VaultError/Code/alreadyExists`` if the name is taken, and
+    /// ``VaultError/Code/conflict`` if `record.keyID` is no longer the header's key id (a rotation ran).
+    func insert(_ record: StoredAccount) async throws
+
+    /// Writes `record` if the stored generation is still `expectedGeneration` (compare-and-swap); the record
+    /// carries the new generation. Throws ``VaultError/Code/conflict`` if it changed, or
+    /// ``VaultError/Code/notFound`` if the account is gone. Like ``insert(_:)``, refuses a record sealed under
+    /// a key id other than the header's.
+    func update(_ record: StoredAccount, expectedGeneration: Int64) async throws
+
+    /// Deletes `name`; returns whether it existed.
+    func deleteAccount(named name: AccountName) async throws -> Bool
+
+    /// Checks the storage itself (for SQLite, `PRAGMA quick_check`); returns one line per problem found.
+    func checkStorage() async throws -> [String]
+
+    /// Data-key rotation in one transaction: sets the header's key id to `newKeyID` if it is still
+    /// `expectedKeyID`, replaces every slot with `slots`, and writes every record in `records` by
+    /// compare-and-swap on the generations in `expectedGenerations`; `records` must be every account in the
+    /// store. Any mismatch rolls everything back with
+    /// ``VaultError/Code/conflict``.
+    func rotate(
+        expectedKeyID: UInt32,
+        newKeyID: UInt32,
+        slots: [KeySlot],
+        records: [StoredAccount],
+        expectedGenerations: [AccountName: Int64]
+    ) async throws
+}

@@ -1,0 +1,30 @@
+/// A 32-byte key for a key-file slot, kept as base64 text in a file or in `SENDCLOUD_VAULT_KEY`.
+public struct KeyFileKey: Sendable {
+    /// The raw key.
+    let bytes: SecureBytes
+
+    /// A new random key.
+    public static func generate() -> KeyFileKey {
+        KeyFileKey(bytes: SecureBytes.random(count: Sodium.aeadKeyBytes, locked: true))
+    }
+
+    private init(bytes: SecureBytes) { self.bytes = bytes }
+
+    /// Parses base64 text (surrounding whitespace ignored). Throws ``VaultError/Code/invalidInput`` when it is
+    /// not base64 of exactly 32 bytes; the message never echoes the text.
+    public init(base64Text: SecureBytes) throws(VaultError) {
+        guard let raw = Sodium.base64Decode(base64Text), raw.count == Sodium.aeadKeyBytes else {
+            throw .invalid("a vault key is base64 of exactly 32 bytes")
+        }
+        self.bytes = raw
+    }
+
+    /// The key as base64 text with a trailing newline, ready to be written to a key file.
+    public func base64Text() -> SecureBytes {
+        let text = Sodium.base64Encode(bytes)
+        return SecureBytes(count: text.count + 1) { out in
+            text.withUnsafeBytes { out.copyMemory(from: $0) }
+            out[text.count] = 0x0A
+        }
+    }
+}

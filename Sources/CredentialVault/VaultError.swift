@@ -1,0 +1,73 @@
+/// The one error type of `CredentialVault` and its stores.
+///
+/// Compare ``code`` to the static members (`error.code == .integrityFailure`). The ``message`` is written for an
+/// operator and never contains a secret, a key or a raw server body.
+public struct VaultError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, as a closed set that callers can switch on through equality.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String, Hashable, Sendable {
+            case wrongKey = "wrong-key"
+            case integrityFailure = "integrity-failure"
+            case notFound = "not-found"
+            case noVault = "no-vault"
+            case alreadyExists = "already-exists"
+            case vaultExists = "vault-exists"
+            case unsafePermissions = "unsafe-permissions"
+            case invalidInput = "invalid-input"
+            case conflict = "conflict"
+            case lockTimeout = "lock-timeout"
+            case storage = "storage"
+        }
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// The passphrase or key opens no key slot.
+        public static let wrongKey = Code(.wrongKey)
+        /// A sealed value, a key slot or the vault file is corrupt or was tampered with.
+        public static let integrityFailure = Code(.integrityFailure)
+        /// No account of that name.
+        public static let notFound = Code(.notFound)
+        /// No vault at the given location.
+        public static let noVault = Code(.noVault)
+        /// An account of that name exists already.
+        public static let alreadyExists = Code(.alreadyExists)
+        /// A vault exists already where one was to be created.
+        public static let vaultExists = Code(.vaultExists)
+        /// A vault or key file is readable or writable by group or others.
+        public static let unsafePermissions = Code(.unsafePermissions)
+        /// An argument is malformed (account name, mode, KDF limits asked for, ...).
+        public static let invalidInput = Code(.invalidInput)
+        /// A compare-and-swap write lost: the account changed since it was read.
+        public static let conflict = Code(.conflict)
+        /// A lock could not be taken within its timeout.
+        public static let lockTimeout = Code(.lockTimeout)
+        /// The storage failed (I/O, database error).
+        public static let storage = Code(.storage)
+
+        /// A short kebab-case name (`wrong-key`, `integrity-failure`, ...).
+        public var description: String { base.rawValue }
+    }
+
+    /// The kind of failure.
+    public let code: Code
+    /// A human-readable explanation free of secrets.
+    public let message: String
+
+    /// Creates an error; `message` must not contain secrets.
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    /// `code: message`.
+    public var description: String { "\(code): \(message)" }
+
+    static func wrongKey(_ message: String = "the passphrase or key does not open this vault") -> VaultError {
+        VaultError(.wrongKey, message)
+    }
+    static func integrity(_ message: String) -> VaultError { VaultError(.integrityFailure, message) }
+    static func invalid(_ message: String) -> VaultError { VaultError(.invalidInput, message) }
+    static func notFound(_ name: AccountName) -> VaultError {
+        VaultError(.notFound, "no account named '\(name)'")
+    }
+}

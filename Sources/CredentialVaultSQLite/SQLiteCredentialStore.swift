@@ -1,0 +1,443 @@
+public import CredentialVault
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The embedded default store: one SQLite file (GRDB `DatabasePool`, WAL, `synchronous=FULL`).
+///
+/// Every change is one IMMEDIATE transaction, durable on return. Several processes may use one file at once;
+/// writers wait up to ``busyTimeout`` for each other. Accounts live in a `WITHOUT ROWID` table keyed by name,
+/// so reading or writing one account is O(log n) whatever the number of accounts.
+///
+/// The file is created 0600 (its directory 0700 when this store creates it); an existing file that group or
+/// others may read or write is refused with ``VaultError/Code/unsafePermissions``.
+public final class SQLiteCredentialStore: CredentialStore {
+    /// How long a writer waits for another process's transaction before failing.
+    public static let busyTimeout: Double = 30
+
+    /// The vault file.
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens the vault file at `path`.
+    ///
+    /// - Parameters:
+    ///   - path: the SQLite file.
+    ///   - create: create the file (0600) and missing directories (0700) if needed, and the schema. Without it, a
+    ///     missing file or one without a vault schema throws ``VaultError/Code/noVault``.
+    public init(path: String, create: Bool = false) throws {
+        self.path = path
+        if create {
+            try Self.createFileIfMissing(path)
+        }
+        try Self.checkPermissions(path)
+        var config = Configuration()
+        config.busyMode = .timeout(Self.busyTimeout)
+        config.prepareDatabase { db in
+            // A committed rotated refresh token must survive power loss: fsync the WAL at every commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+            let migrator = Self.migrator
+            let complete = try pool.read { try migrator.hasCompletedMigrations($0) }
+            if !complete {
+                guard create else {
+                    throw VaultError(.noVault, "\(path) holds no vault")
+                }
+                try migrator.migrate(pool)
+            }
+        } catch let error as DatabaseError {
+            throw Self.mapped(error)
+        }
+    }
+
+    // MARK: - Files
+
+    private static func createFileIfMissing(_ path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try createDirectories(directory)
+        }
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != EEXIST {
+            throw VaultError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Creates each missing directory of `directory` with mode 0700; existing ones are left as they are.
+    private static func createDirectories(_ directory: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw VaultError(.storage, "\(directory) is not a directory") }
+            return
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != directory { try createDirectories(parent) }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw VaultError(.storage, "cannot create \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Refuses a missing file (no vault), a non-regular file, or one with any group/other permission bit.
+    static func checkPermissions(_ path: String) throws {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            if errno == ENOENT { throw VaultError(.noVault, "no vault at \(path)") }
+            throw VaultError(.storage, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            throw VaultError(.storage, "\(path) is not a regular file")
+        }
+        let mode = st.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw VaultError(
+                .unsafePermissions,
+                "\(path) has mode \(String(mode, radix: 8)); a vault must not be readable or writable by group or "
+                    + "others (chmod 600 \(path))")
+        }
+    }
+
+    // MARK: - Schema
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE vault_header (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        vault_id BLOB NOT NULL,
+                        format_version INTEGER NOT NULL,
+                        key_id INTEGER NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE key_slot (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        salt BLOB,
+                        ops_limit INTEGER,
+                        mem_limit INTEGER,
+                        key_id INTEGER NOT NULL,
+                        wrapped_key BLOB NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE account (
+                        name TEXT NOT NULL PRIMARY KEY,
+                        mode TEXT NOT NULL,
+                        client_id TEXT NOT NULL,
+                        scopes TEXT,
+                        token_url TEXT NOT NULL,
+                        key_id INTEGER NOT NULL,
+                        client_secret BLOB,
+                        refresh_token BLOB,
+                        access_token BLOB,
+                        access_token_expires_at REAL,
+                        status TEXT NOT NULL,
+                        last_error TEXT,
+                        generation INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        refreshed_at REAL
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: - CredentialStore
+
+    public func header() async throws -> VaultHeader? {
+        try await run(pool.read) { db in try Self.readHeader(db) }
+    }
+
+    public func createVault(header: VaultHeader, slots: [KeySlot]) async throws {
+        try await run(pool.write) { db in
+            if try Self.readHeader(db) != nil { throw VaultError(.vaultExists, "a vault exists already here") }
+            try db.execute(
+                sql: "INSERT INTO vault_header (id, vault_id, format_version, key_id, created_at) VALUES (1, ?, ?, ?, ?)",
+                arguments: [Data(header.vaultID), header.formatVersion, Int64(header.keyID), header.createdAt.timeIntervalSince1970])
+            for slot in slots { _ = try Self.insertSlot(slot, db) }
+        }
+    }
+
+    public func slots() async throws -> [KeySlot] {
+        try await run(pool.read) { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY id").map(Self.slot(from:))
+        }
+    }
+
+    public func addSlot(_ slot: KeySlot) async throws -> KeySlot {
+        try await run(pool.write) { db in try Self.insertSlot(slot, db) }
+    }
+
+    public func replaceSlot(_ slot: KeySlot) async throws {
+        try await run(pool.write) { db in
+            let columns = Self.slotColumns(slot)
+            try db.execute(
+                sql: """
+                    UPDATE key_slot SET kind = ?, salt = ?, ops_limit = ?, mem_limit = ?, key_id = ?, wrapped_key = ?,
+                    created_at = ? WHERE id = ?
+                    """,
+                arguments: columns + [slot.id])
+            if db.changesCount == 0 { throw VaultError(.notFound, "no key slot \(slot.id)") }
+        }
+    }
+
+    public func removeSlot(id: Int64) async throws {
+        try await run(pool.write) { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM key_slot WHERE id = ?", arguments: [id]) != nil else {
+                throw VaultError(.notFound, "no key slot \(id)")
+            }
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_slot") ?? 0
+            guard count > 1 else {
+                throw VaultError(.invalidInput, "key slot \(id) is the last one; add another before removing it")
+            }
+            try db.execute(sql: "DELETE FROM key_slot WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func account(named name: AccountName) async throws -> StoredAccount? {
+        try await run(pool.read) { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM account WHERE name = ?", arguments: [name.rawValue])
+                .map(Self.account(from:))
+        }
+    }
+
+    public func accounts() async throws -> [StoredAccount] {
+        try await run(pool.read) { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY name").map(Self.account(from:))
+        }
+    }
+
+    public func insert(_ record: StoredAccount) async throws {
+        try await run(pool.write) { db in
+            try Self.requireCurrentKey(record.keyID, db)
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [record.account.name.rawValue])
+                != nil
+            {
+                throw VaultError(.alreadyExists, "an account named '\(record.account.name)' exists already")
+            }
+            try db.execute(
+                sql: "INSERT INTO account (\(Self.accountColumnNames.joined(separator: ", "))) VALUES ("
+                    + Array(repeating: "?", count: Self.accountColumnNames.count).joined(separator: ", ") + ")",
+                arguments: StatementArguments(Self.accountColumns(record)))
+        }
+    }
+
+    public func update(_ record: StoredAccount, expectedGeneration: Int64) async throws {
+        try await run(pool.write) { db in
+            try Self.requireCurrentKey(record.keyID, db)
+            try Self.compareAndSwap(record, expectedGeneration: expectedGeneration, db)
+        }
+    }
+
+    public func deleteAccount(named name: AccountName) async throws -> Bool {
+        try await run(pool.write) { db in
+            try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    public func checkStorage() async throws -> [String] {
+        try await run(pool.read) { db in
+            try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" }
+        }
+    }
+
+    public func rotate(
+        expectedKeyID: UInt32,
+        newKeyID: UInt32,
+        slots: [KeySlot],
+        records: [StoredAccount],
+        expectedGenerations: [AccountName: Int64]
+    ) async throws {
+        try await run(pool.write) { db in
+            try Self.requireCurrentKey(expectedKeyID, db)
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
+            guard count == records.count else {
+                throw VaultError(.conflict, "accounts were added or removed during the key rotation; run it again")
+            }
+            try db.execute(sql: "UPDATE vault_header SET key_id = ? WHERE id = 1", arguments: [Int64(newKeyID)])
+            try db.execute(sql: "DELETE FROM key_slot")
+            for slot in slots { _ = try Self.insertSlot(slot, db, keepingID: true) }
+            for record in records {
+                guard let expected = expectedGenerations[record.account.name] else {
+                    throw VaultError(.conflict, "no expected generation for '\(record.account.name)'")
+                }
+                try Self.compareAndSwap(record, expectedGeneration: expected, db)
+            }
+        }
+    }
+
+    // MARK: - Rows
+
+    private static func readHeader(_ db: Database) throws -> VaultHeader? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM vault_header WHERE id = 1") else { return nil }
+        guard let vaultID = row["vault_id"] as Data?, let keyID = UInt32(exactly: row["key_id"] as Int64? ?? -1) else {
+            throw VaultError(.integrityFailure, "the vault header is malformed")
+        }
+        return VaultHeader(
+            vaultID: [UInt8](vaultID), formatVersion: row["format_version"] as Int? ?? -1, keyID: keyID,
+            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0))
+    }
+
+    private static func requireCurrentKey(_ keyID: UInt32, _ db: Database) throws {
+        guard let header = try readHeader(db) else { throw VaultError(.noVault, "no vault has been created here") }
+        guard header.keyID == keyID else {
+            throw VaultError(.conflict, "the data key was rotated meanwhile; open the vault again")
+        }
+    }
+
+    private static func compareAndSwap(_ record: StoredAccount, expectedGeneration: Int64, _ db: Database) throws {
+        let names = accountColumnNames.dropFirst()
+        try db.execute(
+            sql: "UPDATE account SET " + names.map { "\($0) = ?" }.joined(separator: ", ")
+                + " WHERE name = ? AND generation = ?",
+            arguments: StatementArguments(
+                Array(accountColumns(record).dropFirst()) + [record.account.name.rawValue, expectedGeneration]))
+        if db.changesCount == 0 {
+            let exists = try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [record.account.name.rawValue]) != nil
+            if exists {
+                throw VaultError(.conflict, "'\(record.account.name)' changed since it was read (generation)")
+            }
+            throw VaultError(.notFound, "no account named '\(record.account.name)'")
+        }
+    }
+
+    private static func slotColumns(_ slot: KeySlot) -> StatementArguments {
+        switch slot.kind {
+        case .passphrase(let salt, let ops, let mem):
+            return [
+                "passphrase", Data(salt), Int64(clamping: ops), Int64(clamping: mem), Int64(slot.keyID),
+                Data(slot.wrappedKey), slot.createdAt.timeIntervalSince1970,
+            ]
+        case .keyFile:
+            return [
+                "key-file", nil, nil, nil, Int64(slot.keyID), Data(slot.wrappedKey), slot.createdAt.timeIntervalSince1970,
+            ]
+        }
+    }
+
+    private static func insertSlot(_ slot: KeySlot, _ db: Database, keepingID: Bool = false) throws -> KeySlot {
+        if keepingID {
+            try db.execute(
+                sql: """
+                    INSERT INTO key_slot (kind, salt, ops_limit, mem_limit, key_id, wrapped_key, created_at, id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: slotColumns(slot) + [slot.id])
+        } else {
+            try db.execute(
+                sql: """
+                    INSERT INTO key_slot (kind, salt, ops_limit, mem_limit, key_id, wrapped_key, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: slotColumns(slot))
+        }
+        var stored = slot
+        stored.id = db.lastInsertedRowID
+        return stored
+    }
+
+    private static func slot(from row: Row) throws -> KeySlot {
+        let id = row["id"] as Int64? ?? 0
+        guard let keyID = UInt32(exactly: row["key_id"] as Int64? ?? -1), let wrapped = row["wrapped_key"] as Data?
+        else { throw VaultError(.integrityFailure, "key slot \(id) is malformed") }
+        let kind: KeySlot.Kind
+        switch row["kind"] as String? {
+        case "passphrase":
+            guard let salt = row["salt"] as Data? else { throw VaultError(.integrityFailure, "key slot \(id) has no salt") }
+            // Negative numbers become UInt64.max, which the KDF bounds check rejects before any hashing.
+            let ops = UInt64(exactly: row["ops_limit"] as Int64? ?? -1) ?? .max
+            let mem = UInt64(exactly: row["mem_limit"] as Int64? ?? -1) ?? .max
+            kind = .passphrase(salt: [UInt8](salt), opsLimit: ops, memLimit: mem)
+        case "key-file":
+            kind = .keyFile
+        default:
+            throw VaultError(.integrityFailure, "key slot \(id) has an unknown kind")
+        }
+        return KeySlot(
+            id: id, kind: kind, keyID: keyID, wrappedKey: [UInt8](wrapped),
+            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0))
+    }
+
+    private static let accountColumnNames = [
+        "name", "mode", "client_id", "scopes", "token_url", "key_id", "client_secret", "refresh_token",
+        "access_token", "access_token_expires_at", "status", "last_error", "generation", "created_at", "updated_at",
+        "refreshed_at",
+    ]
+
+    private static func accountColumns(_ record: StoredAccount) -> [(any DatabaseValueConvertible)?] {
+        let a = record.account
+        func sealed(_ field: SecretField) -> Data? { record.sealed[field].map { Data($0.bytes) } }
+        return [
+            a.name.rawValue, a.mode.rawValue, a.clientID, a.scopes, a.tokenURL, Int64(record.keyID),
+            sealed(.clientSecret), sealed(.refreshToken), sealed(.accessToken),
+            a.accessTokenExpiresAt?.timeIntervalSince1970, a.status.rawValue, a.lastError, a.generation,
+            a.createdAt.timeIntervalSince1970, a.updatedAt.timeIntervalSince1970, a.refreshedAt?.timeIntervalSince1970,
+        ]
+    }
+
+    private static func account(from row: Row) throws -> StoredAccount {
+        let rawName = row["name"] as String? ?? ""
+        guard let name = try? AccountName(rawName),
+            let mode = AccountMode(rawValue: row["mode"] as String? ?? ""),
+            let status = AccountStatus(rawValue: row["status"] as String? ?? ""),
+            let keyID = UInt32(exactly: row["key_id"] as Int64? ?? -1),
+            let clientID = row["client_id"] as String?,
+            let tokenURL = row["token_url"] as String?,
+            let generation = row["generation"] as Int64?
+        else {
+            throw VaultError(.integrityFailure, "the record of account '\(rawName.prefix(128))' is malformed")
+        }
+        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        var sealed: [SecretField: SealedValue] = [:]
+        for field in SecretField.allCases {
+            if let data = row[field.description] as Data? { sealed[field] = SealedValue(bytes: [UInt8](data)) }
+        }
+        let account = Account(
+            name: name, mode: mode, clientID: clientID, scopes: row["scopes"], tokenURL: tokenURL,
+            accessTokenExpiresAt: date("access_token_expires_at"), status: status, lastError: row["last_error"],
+            generation: generation, createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
+            updatedAt: date("updated_at") ?? Date(timeIntervalSince1970: 0), refreshedAt: date("refreshed_at"))
+        return StoredAccount(account: account, keyID: keyID, sealed: sealed)
+    }
+
+    // MARK: - Errors
+
+    /// Runs a GRDB access, turning `DatabaseError` into ``VaultError`` without echoing SQL arguments.
+    private func run<T: Sendable>(
+        _ access: (@Sendable (Database) throws -> T) async throws -> T,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        do {
+            return try await access(body)
+        } catch let error as DatabaseError {
+            throw Self.mapped(error)
+        }
+    }
+
+    private static func mapped(_ error: DatabaseError) -> VaultError {
+        let detail = "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
+        switch error.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return VaultError(.integrityFailure, "the vault file is corrupt or not a vault (\(detail))")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return VaultError(.lockTimeout, "the vault file stayed locked by another process (\(detail))")
+        default:
+            return VaultError(.storage, detail)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+public import ArgumentParser
+public import CredentialVault
+import Foundation
+
+struct Add: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add an account (tenant) with its sealed secrets.",
+        discussion: """
+            The client secret (Sendcloud secret key) comes from --client-secret-file (a path, '-' for stdin), \
+            SENDCLOUD_CLIENT_SECRET, or a no-echo prompt on a terminal. A refresh token comes from \
+            --refresh-token-file or SENDCLOUD_REFRESH_TOKEN and is stored without contacting the server; the \
+            first 'token' refreshes it. There is no flag that takes a secret as its value.
+
+            The mode defaults to refresh-token when a refresh token or --code is given, else client-credentials. \
+            The token URL is --token-url, else SENDCLOUD_TOKEN_URL, else Sendcloud's; it must be https (plain \
+            http only for loopback hosts).
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Account name: 1-128 of A-Z a-z 0-9 . _ - @, starting with a letter or digit.")
+    var name: String
+
+    @Option(name: .long, help: "OAuth client id (Sendcloud public key). Not a secret.")
+    var clientID: String
+
+    @Option(name: .long, help: ArgumentHelp("Read the client secret from this file ('-' for stdin).", valueName: "path"))
+    var clientSecretFile: String?
+
+    @Option(name: .long, help: "client-credentials, refresh-token or basic.")
+    var mode: AccountMode?
+
+    @Option(name: .long, help: ArgumentHelp("Read a refresh token from this file ('-' for stdin).", valueName: "path"))
+    var refreshTokenFile: String?
+
+    @Option(name: .long, help: "An authorization code to exchange at once (with --redirect-uri).")
+    var code: String?
+
+    @Option(name: .long, help: "The redirect URI the authorization code was issued for.")
+    var redirectURI: String?
+
+    @Option(name: .long, help: "OAuth scopes, space-separated (client-credentials default: api).")
+    var scope: String?
+
+    @Option(name: .long, help: "Token endpoint URL for this account.")
+    var tokenURL: String?
+
+    func validate() throws {
+        if code != nil && refreshTokenFile != nil {
+            throw ValidationError("--code and --refresh-token-file exclude each other")
+        }
+        if (code == nil) != (redirectURI == nil) {
+            throw ValidationError("--code and --redirect-uri go together")
+        }
+    }
+
+    func run() async throws {
+        let accountName = try AccountName(name)
+        let input = SecretInput()
+        var refreshToken: SecureBytes?
+        if let refreshTokenFile {
+            refreshToken = try input.file(refreshTokenFile, what: "refresh token", requirePrivate: false)
+        } else if code == nil {
+            refreshToken = SecretInput.environment("SENDCLOUD_REFRESH_TOKEN")
+        }
+        let mode = self.mode ?? (refreshToken != nil || code != nil ? .refreshToken : .clientCredentials)
+        switch mode {
+        case .refreshToken where refreshToken == nil && code == nil:
+            throw CLIError.usage("refresh-token mode needs --refresh-token-file, SENDCLOUD_REFRESH_TOKEN or --code")
+        case .clientCredentials, .basic:
+            if refreshToken != nil || code != nil {
+                throw CLIError.usage("a refresh token or authorization code belongs to refresh-token mode, not \(mode.rawValue)")
+            }
+        default:
+            break
+        }
+        guard !clientID.isEmpty, !clientID.contains(where: \.isNewline) else {
+            throw CLIError.usage("--client-id is empty or malformed")
+        }
+        let tokenURL = try TokenURL.choose(self.tokenURL)
+        let clientSecret = try Self.clientSecret(clientSecretFile, input)
+        if code != nil {
+            throw CLIError.failure("exchanging an authorization code needs the OAuth module, which this build lacks")
+        }
+        let vault = try await global.openVault(input)
+        let account = try await vault.addAccount(
+            Account(name: accountName, mode: mode, clientID: clientID, scopes: scope, tokenURL: tokenURL),
+            secrets: AccountSecrets(clientSecret: clientSecret, refreshToken: refreshToken))
+        if global.json {
+            Output.printJSON(Output.accountJSON(account))
+        } else {
+            print("Added account \(account.name) (\(account.mode.rawValue)).")
+        }
+    }
+
+    /// `--client-secret-file`, `SENDCLOUD_CLIENT_SECRET`, or a prompt on a terminal.
+    static func clientSecret(_ path: String?, _ input: SecretInput) throws -> SecureBytes {
+        if let path { return try input.file(path, what: "client secret", requirePrivate: false) }
+        if let value = SecretInput.environment("SENDCLOUD_CLIENT_SECRET") { return value }
+        guard SecretInput.isInteractive else {
+            throw CLIError.usage("a client secret is needed: use --client-secret-file or SENDCLOUD_CLIENT_SECRET")
+        }
+        return try SecretInput.prompt("Client secret: ")
+    }
+}
+
+extension AccountMode: ExpressibleByArgument {}

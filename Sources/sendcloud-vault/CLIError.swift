@@ -1,0 +1,58 @@
+import CredentialVault
+
+/// An error the CLI reports: an exit code from DESIGN §6, a short kind and a message free of secrets.
+struct CLIError: Error, CustomStringConvertible {
+    var exitCode: Int32
+    var kind: String
+    var message: String
+
+    var description: String { message }
+
+    static func usage(_ message: String) -> CLIError { CLIError(exitCode: ExitStatus.usage, kind: "usage", message: message) }
+    static func configuration(_ message: String) -> CLIError {
+        CLIError(exitCode: ExitStatus.configuration, kind: "configuration", message: message)
+    }
+    static func failure(_ message: String) -> CLIError { CLIError(exitCode: ExitStatus.failure, kind: "failure", message: message) }
+}
+
+/// The exit codes of DESIGN §6, and the one place that maps library errors to them.
+enum ExitStatus {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 64
+    static let integrity: Int32 = 65
+    static let noInput: Int32 = 66
+    static let unavailable: Int32 = 69
+    static let cannotCreate: Int32 = 73
+    static let temporary: Int32 = 75
+    static let badResponse: Int32 = 76
+    static let unlockFailed: Int32 = 77
+    static let configuration: Int32 = 78
+    static let reauthRequired: Int32 = 80
+    static let clientAuthFailed: Int32 = 81
+
+    /// Maps any error thrown by a command to a ``CLIError``.
+    static func cliError(for error: any Error) -> CLIError {
+        switch error {
+        case let error as CLIError:
+            return error
+        case let error as VaultError:
+            return CLIError(exitCode: exitCode(for: error.code), kind: error.code.description, message: error.message)
+        default:
+            return CLIError(exitCode: failure, kind: "failure", message: "\(type(of: error)): unexpected failure")
+        }
+    }
+
+    static func exitCode(for code: VaultError.Code) -> Int32 {
+        switch code {
+        case .wrongKey: unlockFailed
+        case .integrityFailure: integrity
+        case .notFound, .noVault: noInput
+        case .alreadyExists, .vaultExists: cannotCreate
+        case .unsafePermissions: configuration
+        case .invalidInput: usage
+        case .conflict, .lockTimeout: temporary
+        default: failure
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import CredentialVault
+import CredentialVaultSQLite
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a vault with a passphrase slot and/or a key-file slot.",
+        discussion: """
+            Every unlock source present becomes a key slot: a key from --key-file, SENDCLOUD_VAULT_KEY_FILE or \
+            SENDCLOUD_VAULT_KEY; a passphrase from --passphrase-file, SENDCLOUD_VAULT_PASSPHRASE_FILE or \
+            SENDCLOUD_VAULT_PASSPHRASE; a new random key written to --generate-key-file (mode 0600, never \
+            overwritten). With none of these, the passphrase is asked twice on the terminal; without a terminal, \
+            init fails (78). The vault file is created 0600 in a 0700 directory. Exits 73 if a vault exists there.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Write a new random vault key (base64) to this file and add a key-file slot for it.", valueName: "path"))
+    var generateKeyFile: String?
+
+    @Option(name: .long, help: "Argon2id strength of the passphrase slot: interactive (default), moderate, sensitive.")
+    var kdf: KDFChoice = .interactive
+
+    func run() async throws {
+        let path = global.vaultPath
+        if FileManager.default.fileExists(atPath: path) {
+            let store = try SQLiteCredentialStore(path: path, create: true)
+            if try await store.header() != nil {
+                throw CLIError(exitCode: ExitStatus.cannotCreate, kind: "vault-exists", message: "a vault exists already at \(path)")
+            }
+        }
+        let input = SecretInput()
+        var slots: [NewKeySlot] = []
+        // `SENDCLOUD_VAULT_KEY_FILE=k init --generate-key-file k` names the file that init is about to write.
+        let keyIsBeingGenerated = generateKeyFile != nil && global.keyFilePath == generateKeyFile
+        if !keyIsBeingGenerated, let key = try global.givenKey(input) { slots.append(.key(key)) }
+        if let passphrase = try global.givenPassphrase(input) { slots.append(.passphrase(passphrase, kdf.limits)) }
+        if slots.isEmpty && generateKeyFile == nil {
+            guard SecretInput.isInteractive else {
+                throw CLIError.configuration(
+                    "init needs a passphrase or key without a terminal: use --generate-key-file, \(GlobalOptions.unlockSourcesHelp)")
+            }
+            slots.append(.passphrase(try SecretInput.prompt("New vault passphrase: ", confirm: true), kdf.limits))
+        }
+        if let generateKeyFile {
+            let key = KeyFileKey.generate()
+            try KeyFileWriter.create(key, at: generateKeyFile)
+            slots.append(.key(key))
+        }
+        do {
+            let store = try SQLiteCredentialStore(path: path, create: true)
+            _ = try await CredentialVault.create(in: store, slots: slots, logger: global.logger)
+        } catch {
+            if let generateKeyFile { unlink(generateKeyFile) }
+            throw error
+        }
+        let kinds = slots.map { slot -> String in
+            if case .key = slot { return "key-file" } else { return "passphrase" }
+        }
+        if global.json {
+            Output.printJSON(["vault": path, "slots": kinds, "key_file": generateKeyFile ?? NSNull()] as [String: Any])
+        } else {
+            print("Created vault \(path) with key slots: \(kinds.joined(separator: ", ")).")
+            if let generateKeyFile { print("Vault key written to \(generateKeyFile) (keep it private; it unlocks the vault).") }
+        }
+    }
+}

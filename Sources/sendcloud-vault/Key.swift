@@ -1,0 +1,105 @@
+import ArgumentParser
+import CredentialVault
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Key: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage key slots (each wraps the data key; records are untouched).",
+        subcommands: [KeyList.self, KeyAdd.self, KeyRemove.self])
+}
+
+struct KeyList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List key slots.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let vault = try await global.openVault()
+        let slots = try await vault.slots()
+        let opened = vault.unlockedSlotID
+        func detail(_ kind: KeySlot.Kind) -> String {
+            if case .passphrase(_, let ops, let mem) = kind { return "argon2id ops=\(ops) mem=\(mem / 1_048_576)MiB" }
+            return "-"
+        }
+        if global.json {
+            Output.printJSON(slots.map { slot -> [String: Any] in
+                ["id": slot.id, "kind": slot.kind.name, "key_id": Int(slot.keyID), "kdf": detail(slot.kind),
+                 "created_at": Output.iso8601(slot.createdAt), "unlocked_with": slot.id == opened]
+            })
+            return
+        }
+        var rows = [["ID", "KIND", "KDF", "CREATED"]]
+        for slot in slots {
+            rows.append(["\(slot.id)\(slot.id == opened ? "*" : "")", slot.kind.name, detail(slot.kind),
+                         slot.createdAt.formatted(.iso8601)])
+        }
+        print(Output.table(rows))
+    }
+}
+
+struct KeyAdd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file PATH).")
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var newPassphrase: NewPassphraseOptions
+
+    @Flag(name: .long, help: "Add a passphrase slot; the passphrase comes as for 'passwd'.")
+    var passphrase = false
+
+    @Option(name: .long, help: ArgumentHelp("Write a new random key to this file (0600) and add a slot for it.", valueName: "path"))
+    var generateKeyFile: String?
+
+    func validate() throws {
+        guard passphrase != (generateKeyFile != nil) else {
+            throw ValidationError("give exactly one of --passphrase and --generate-key-file")
+        }
+    }
+
+    func run() async throws {
+        let input = SecretInput()
+        let vault = try await global.openVault(input)
+        let slot: KeySlot
+        if let generateKeyFile {
+            let key = KeyFileKey.generate()
+            try KeyFileWriter.create(key, at: generateKeyFile)
+            do { slot = try await vault.addSlot(.key(key)) } catch {
+                unlink(generateKeyFile)
+                throw error
+            }
+        } else {
+            slot = try await vault.addSlot(.passphrase(try newPassphrase.read(input), newPassphrase.kdf.limits))
+        }
+        if global.json {
+            Output.printJSON(["id": slot.id, "kind": slot.kind.name] as [String: Any])
+        } else {
+            print("Added key slot \(slot.id) (\(slot.kind.name)).")
+        }
+    }
+}
+
+struct KeyRemove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a key slot (not the last).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Slot id, as 'key list' shows it.")
+    var id: Int64
+
+    func run() async throws {
+        let vault = try await global.openVault()
+        try await vault.removeSlot(id: id)
+        if global.json {
+            Output.printJSON(["removed": id])
+        } else {
+            print("Removed key slot \(id).")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import CredentialVault
+import Foundation
+
+/// Writing results: text for people, one JSON document for scripts.
+enum Output {
+    static func printJSON(_ value: Any) {
+        let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    static func stderr(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func iso8601(_ date: Date?) -> Any {
+        guard let date else { return NSNull() }
+        return date.formatted(.iso8601)
+    }
+
+    /// The JSON object of DESIGN §6 for one account; `secrets` only with `--reveal`.
+    static func accountJSON(_ account: Account, secrets: AccountSecrets? = nil) -> [String: Any] {
+        var object: [String: Any] = [
+            "name": account.name.rawValue,
+            "mode": account.mode.rawValue,
+            "client_id": account.clientID,
+            "scopes": account.scopes ?? NSNull(),
+            "token_url": account.tokenURL,
+            "status": account.status.rawValue,
+            "last_error": account.lastError ?? NSNull(),
+            "access_token_expires_at": iso8601(account.accessTokenExpiresAt),
+            "refreshed_at": iso8601(account.refreshedAt),
+            "created_at": iso8601(account.createdAt),
+            "updated_at": iso8601(account.updatedAt),
+            "generation": account.generation,
+            "has_refresh_token": account.storedFields.contains(.refreshToken),
+            "has_access_token": account.storedFields.contains(.accessToken),
+        ]
+        if let secrets {
+            for field in SecretField.allCases {
+                object[field.description] = secrets[field].flatMap { $0.unsafeStringValue() } ?? NSNull()
+            }
+        }
+        return object
+    }
+
+    /// "in 42m", "expired 3m ago", "-".
+    static func relative(_ date: Date?, now: Date = Date()) -> String {
+        guard let date else { return "-" }
+        let seconds = Int(date.timeIntervalSince(now).rounded())
+        let magnitude = duration(abs(seconds))
+        return seconds >= 0 ? "in \(magnitude)" : "\(magnitude) ago"
+    }
+
+    static func duration(_ seconds: Int) -> String {
+        if seconds < 120 { return "\(seconds)s" }
+        if seconds < 7200 { return "\(seconds / 60)m" }
+        if seconds < 172_800 { return "\(seconds / 3600)h" }
+        return "\(seconds / 86400)d"
+    }
+
+    /// Left-aligned columns separated by two spaces.
+    static func table(_ rows: [[String]]) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = Array(repeating: 0, count: first.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        return rows.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

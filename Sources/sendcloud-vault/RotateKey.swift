@@ -1,0 +1,29 @@
+import ArgumentParser
+import CredentialVault
+
+struct RotateKey: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate-key",
+        abstract: "Make a new data key and reseal every record under it, in one transaction.",
+        discussion: """
+            The new key is wrapped under the slot that unlocked the vault. Other slots wrap the old key and cannot \
+            be rewrapped without their secrets: with other slots present, rotate-key refuses unless \
+            --drop-other-slots is given; add them again afterwards with 'key add'.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(name: .long, help: "Remove every slot except the one used to unlock.")
+    var dropOtherSlots = false
+
+    func run() async throws {
+        let vault = try await global.openVault()
+        try await vault.rotateDataKey(dropOtherSlots: dropOtherSlots)
+        let count = try await vault.accounts().count
+        if global.json {
+            Output.printJSON(["rotated": true, "accounts": count] as [String: Any])
+        } else {
+            print("Data key rotated; \(count) account(s) resealed.")
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import CredentialVault
+import Foundation
+
+@main
+struct SendcloudVault: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sendcloud-vault",
+        abstract: "Sealed storage for Sendcloud API credentials and OAuth tokens.",
+        discussion: """
+            Secrets never come from a flag's value: they come from a file (--X-file PATH, '-' for stdin), an \
+            environment variable, or a no-echo prompt on a terminal.
+
+            Unlocking, first match wins: --key-file / SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY (base64), \
+            --passphrase-file / SENDCLOUD_VAULT_PASSPHRASE_FILE, SENDCLOUD_VAULT_PASSPHRASE, then a prompt.
+            """,
+        version: "0.1.0",
+        subcommands: [
+            Init.self, Add.self, Show.self, List.self, Remove.self, Verify.self, Passwd.self, Key.self,
+            RotateKey.self,
+        ]
+    )
+
+    static func main() async {
+        Hardening.disableCoreDumps()
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let wantsJSON = arguments.prefix(while: { $0 != "--" }).contains("--json")
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as CLIError {
+            report(error, json: wantsJSON)
+        } catch let error as VaultError {
+            report(ExitStatus.cliError(for: error), json: wantsJSON)
+        } catch {
+            // Argument-parser's own errors: help, version, usage (64).
+            let code = exitCode(for: error).rawValue
+            if wantsJSON && code != 0 {
+                report(CLIError(exitCode: code, kind: "usage", message: fullMessage(for: error)), json: true)
+            }
+            exit(withError: error)
+        }
+    }
+
+    private static func report(_ error: CLIError, json: Bool) -> Never {
+        if json {
+            let object: [String: Any] = ["error": ["code": Int(error.exitCode), "kind": error.kind, "message": error.message]]
+            let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            FileHandle.standardError.write(data + Data("\n".utf8))
+        } else {
+            Output.stderr("sendcloud-vault: error: \(error.message)")
+        }
+        Foundation.exit(error.exitCode)
+    }
+}

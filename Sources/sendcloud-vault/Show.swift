@@ -1,0 +1,54 @@
+import ArgumentParser
+import CredentialVault
+import Foundation
+
+struct Show: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show an account's metadata, status and expiry; secrets masked unless --reveal.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Account name.")
+    var name: String
+
+    @Flag(name: .long, help: "Also print the client secret, refresh token and access token in clear.")
+    var reveal = false
+
+    func run() async throws {
+        let accountName = try AccountName(name)
+        let vault = try await global.openVault()
+        let account: Account
+        var secrets: AccountSecrets?
+        if reveal {
+            (account, secrets) = try await vault.openAccount(named: accountName)
+        } else {
+            account = try await vault.account(named: accountName)
+        }
+        if global.json {
+            Output.printJSON(Output.accountJSON(account, secrets: secrets))
+            return
+        }
+        func secret(_ field: SecretField) -> String {
+            guard account.storedFields.contains(field) else { return "-" }
+            guard let value = secrets?[field] else { return "******** (hidden; --reveal shows it)" }
+            return value.unsafeStringValue() ?? "<not UTF-8>"
+        }
+        let expiry = account.accessTokenExpiresAt.map { "\($0.formatted(.iso8601)) (\(Output.relative($0)))" } ?? "-"
+        let rows: [[String]] = [
+            ["name:", account.name.rawValue],
+            ["mode:", account.mode.rawValue],
+            ["client_id:", account.clientID],
+            ["scopes:", account.scopes ?? "-"],
+            ["token_url:", account.tokenURL],
+            ["status:", account.status.rawValue],
+            ["last_error:", account.lastError ?? "-"],
+            ["access_token_expires_at:", expiry],
+            ["refreshed_at:", account.refreshedAt.map { $0.formatted(.iso8601) } ?? "-"],
+            ["generation:", String(account.generation)],
+            ["client_secret:", secret(.clientSecret)],
+            ["refresh_token:", secret(.refreshToken)],
+            ["access_token:", secret(.accessToken)],
+        ]
+        print(Output.table(rows))
+    }
+}
