@@ -9,8 +9,10 @@ import CredentialVaultSQLite
 import Foundation
 import Logging
 
-let path = CommandLine.arguments.dropFirst().first
-    ?? FileManager.default.temporaryDirectory.appendingPathComponent("seal-and-read-\(UUID().uuidString)/vault.sqlite").path
+let path =
+    CommandLine.arguments.dropFirst().first
+    ?? FileManager.default.temporaryDirectory.appendingPathComponent("seal-and-read-\(UUID().uuidString)/vault.sqlite")
+    .path
 let logger = Logger(label: "seal-and-read")
 
 let key = KeyFileKey.generate()
@@ -18,8 +20,11 @@ let store = try SQLiteCredentialStore(path: path, create: true)
 let vault = try await CredentialVault.create(in: store, slots: [.key(key)], logger: logger)
 
 let account = Account(
-    name: "acme-shop", mode: .clientCredentials, clientID: "public-key-123",
-    tokenURL: "https://account.sendcloud.com/oauth2/token")
+    name: "acme-shop",
+    mode: .clientCredentials,
+    clientID: "public-key-123",
+    tokenURL: "https://account.sendcloud.com/oauth2/token"
+)
 try await vault.addAccount(account, secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "secret-key-456")))
 
 // Later, maybe in another process: open the same file with the same key.

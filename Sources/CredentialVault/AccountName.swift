@@ -16,7 +16,9 @@ public struct AccountName: Hashable, Sendable, Comparable, CustomStringConvertib
         guard isAlnum(bytes[0]) else {
             throw .invalid("an account name starts with a letter or digit")
         }
-        for b in bytes where !(isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_")
+        for b in bytes
+        where
+            !(isAlnum(b) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_")
             || b == UInt8(ascii: "-") || b == UInt8(ascii: "@"))
         {
             _ = b

@@ -61,16 +61,25 @@ public final class CredentialVault: Sendable {
             slots.append(made.slot)
         }
         let header = VaultHeader(
-            vaultID: vaultID, formatVersion: VaultHeader.currentFormatVersion, keyID: dataKey.id, createdAt: Date())
+            vaultID: vaultID,
+            formatVersion: VaultHeader.currentFormatVersion,
+            keyID: dataKey.id,
+            createdAt: Date()
+        )
         try await store.createVault(header: header, slots: slots)
         let stored = try await store.slots()
         logger.info("vault created", metadata: ["slots": "\(slots.map(\.kind.name))"])
         return CredentialVault(
-            store: store, vaultID: vaultID,
+            store: store,
+            vaultID: vaultID,
             unlocked: Unlocked(
-                dataKey: dataKey, slotKind: slots[0].kind, slotID: stored.first?.id ?? 0,
-                wrappingKey: firstWrappingKey!),
-            logger: logger)
+                dataKey: dataKey,
+                slotKind: slots[0].kind,
+                slotID: stored.first?.id ?? 0,
+                wrappingKey: firstWrappingKey!
+            ),
+            logger: logger
+        )
     }
 
     /// Opens the vault in `store` with `secret`, trying each slot of the secret's kind. Throws
@@ -94,9 +103,11 @@ public final class CredentialVault: Sendable {
             if let key = try SlotCipher.unwrap(slot, wrappingKey: wrappingKey, vaultID: header.vaultID) {
                 logger.debug("vault unlocked", metadata: ["slot": "\(slot.id)"])
                 return CredentialVault(
-                    store: store, vaultID: header.vaultID,
+                    store: store,
+                    vaultID: header.vaultID,
                     unlocked: Unlocked(dataKey: key, slotKind: slot.kind, slotID: slot.id, wrappingKey: wrappingKey),
-                    logger: logger)
+                    logger: logger
+                )
             }
         }
         logger.notice("vault unlock failed", metadata: ["slots_tried": "\(candidates.count)"])
@@ -149,7 +160,10 @@ public final class CredentialVault: Sendable {
         account.updatedAt = Date()
         let record = seal(account, secrets)
         try await store.update(record, expectedGeneration: expectedGeneration)
-        logger.debug("account updated", metadata: ["account": "\(account.name)", "generation": "\(account.generation)"])
+        logger.debug(
+            "account updated",
+            metadata: ["account": "\(account.name)", "generation": "\(account.generation)"]
+        )
         return record.account
     }
 
@@ -180,7 +194,10 @@ public final class CredentialVault: Sendable {
         var secrets = AccountSecrets()
         for (field, value) in record.sealed {
             secrets[field] = try RecordCipher.open(
-                value, key: key, context: context(record.account.name, field, record.keyID))
+                value,
+                key: key,
+                context: context(record.account.name, field, record.keyID)
+            )
         }
         return secrets
     }
@@ -207,7 +224,9 @@ public final class CredentialVault: Sendable {
         var problems = try await store.checkStorage().map { Problem(message: "storage: \($0)") }
         let key = dataKey
         for slot in try await store.slots() where slot.keyID != key.id {
-            problems.append(Problem(message: "key slot \(slot.id) wraps key \(slot.keyID), not the current key \(key.id)"))
+            problems.append(
+                Problem(message: "key slot \(slot.id) wraps key \(slot.keyID), not the current key \(key.id)")
+            )
         }
         for record in try await store.accounts() {
             do { _ = try open(record, with: key) } catch {
@@ -255,10 +274,14 @@ public final class CredentialVault: Sendable {
             throw VaultError.invalid(
                 passphraseSlots.isEmpty
                     ? "the vault has no passphrase slot; add one instead"
-                    : "the vault has \(passphraseSlots.count) passphrase slots; unlock with the one to change")
+                    : "the vault has \(passphraseSlots.count) passphrase slots; unlock with the one to change"
+            )
         }
         var (replacement, wrappingKey) = try SlotCipher.makeSlot(
-            .passphrase(passphrase, limits), wrapping: dataKey, vaultID: vaultID)
+            .passphrase(passphrase, limits),
+            wrapping: dataKey,
+            vaultID: vaultID
+        )
         replacement.id = target.id
         try await store.replaceSlot(replacement)
         if target.id == openedBy {
@@ -280,7 +303,8 @@ public final class CredentialVault: Sendable {
         if !others.isEmpty && !dropOtherSlots {
             throw VaultError.invalid(
                 "\(others.count) other key slot(s) wrap the current key and would stop working; "
-                    + "rotate with the option to drop them, then add them again")
+                    + "rotate with the option to drop them, then add them again"
+            )
         }
         let newKey = DataKey.generate(id: state.dataKey.id &+ 1)
         var records: [StoredAccount] = []
@@ -294,18 +318,36 @@ public final class CredentialVault: Sendable {
             var sealed: [SecretField: SealedValue] = [:]
             for field in SecretField.allCases {
                 if let value = secrets[field] {
-                    sealed[field] = RecordCipher.seal(value, key: newKey, context: context(account.name, field, newKey.id))
+                    sealed[field] = RecordCipher.seal(
+                        value,
+                        key: newKey,
+                        context: context(account.name, field, newKey.id)
+                    )
                 }
             }
             records.append(StoredAccount(account: account, keyID: newKey.id, sealed: sealed))
         }
         let wrapped = SlotCipher.wrap(
-            newKey, wrappingKey: state.wrappingKey, vaultID: vaultID, kind: state.slotKind,
-            nonce: Sodium.randomBytes(Sodium.aeadNonceBytes))
-        let slot = KeySlot(id: state.slotID, kind: state.slotKind, keyID: newKey.id, wrappedKey: wrapped, createdAt: Date())
+            newKey,
+            wrappingKey: state.wrappingKey,
+            vaultID: vaultID,
+            kind: state.slotKind,
+            nonce: Sodium.randomBytes(Sodium.aeadNonceBytes)
+        )
+        let slot = KeySlot(
+            id: state.slotID,
+            kind: state.slotKind,
+            keyID: newKey.id,
+            wrappedKey: wrapped,
+            createdAt: Date()
+        )
         try await store.rotate(
-            expectedKeyID: state.dataKey.id, newKeyID: newKey.id, slots: [slot], records: records,
-            expectedGenerations: expected)
+            expectedKeyID: state.dataKey.id,
+            newKeyID: newKey.id,
+            slots: [slot],
+            records: records,
+            expectedGenerations: expected
+        )
         let newSlotID = try await store.slots().first?.id ?? state.slotID
         unlocked.withLock {
             $0.dataKey = newKey
@@ -314,4 +356,3 @@ public final class CredentialVault: Sendable {
         logger.info("data key rotated", metadata: ["key_id": "\(newKey.id)", "accounts": "\(records.count)"])
     }
 }
-

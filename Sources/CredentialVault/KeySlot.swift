@@ -22,10 +22,14 @@ public struct KDFLimits: Sendable, Hashable, CustomStringConvertible {
     /// Checks the limits against libsodium's minimums and this package's maximums before any work is done.
     public init(opsLimit: UInt64, memLimit: UInt64) throws(VaultError) {
         guard opsLimit >= Sodium.argon2idOpsLimitMin, opsLimit <= Self.maximumOpsLimit else {
-            throw .invalid("Argon2id pass count \(opsLimit) is outside \(Sodium.argon2idOpsLimitMin)...\(Self.maximumOpsLimit)")
+            throw .invalid(
+                "Argon2id pass count \(opsLimit) is outside \(Sodium.argon2idOpsLimitMin)...\(Self.maximumOpsLimit)"
+            )
         }
         guard memLimit >= Sodium.argon2idMemLimitMin, memLimit <= Self.maximumMemLimit else {
-            throw .invalid("Argon2id memory \(memLimit) bytes is outside \(Sodium.argon2idMemLimitMin)...\(Self.maximumMemLimit)")
+            throw .invalid(
+                "Argon2id memory \(memLimit) bytes is outside \(Sodium.argon2idMemLimitMin)...\(Self.maximumMemLimit)"
+            )
         }
         self.opsLimit = opsLimit
         self.memLimit = memLimit
@@ -121,7 +125,9 @@ enum SlotCipher {
     /// Makes a slot for `source` that wraps `dataKey`; also returns the wrapping key (so that the caller need not
     /// run the KDF again).
     static func makeSlot(
-        _ source: NewKeySlot, wrapping dataKey: DataKey, vaultID: [UInt8]
+        _ source: NewKeySlot,
+        wrapping dataKey: DataKey,
+        vaultID: [UInt8]
     ) throws(VaultError) -> (slot: KeySlot, wrappingKey: SecureBytes) {
         let kind: KeySlot.Kind
         let wrappingKey: SecureBytes
@@ -130,24 +136,40 @@ enum SlotCipher {
             guard !passphrase.isEmpty else { throw .invalid("the passphrase is empty") }
             let salt = Sodium.randomBytes(Sodium.pwhashSaltBytes)
             kind = .passphrase(salt: salt, opsLimit: limits.opsLimit, memLimit: limits.memLimit)
-            guard let derived = Sodium.argon2id(
-                passphrase: passphrase, salt: salt, opsLimit: limits.opsLimit, memLimit: limits.memLimit)
+            guard
+                let derived = Sodium.argon2id(
+                    passphrase: passphrase,
+                    salt: salt,
+                    opsLimit: limits.opsLimit,
+                    memLimit: limits.memLimit
+                )
             else { throw VaultError(.storage, "Argon2id could not allocate \(limits.memLimit) bytes") }
             wrappingKey = derived
         case .key(let key):
             kind = .keyFile
             wrappingKey = key.bytes
         }
-        let wrapped = wrap(dataKey, wrappingKey: wrappingKey, vaultID: vaultID, kind: kind,
-                           nonce: Sodium.randomBytes(Sodium.aeadNonceBytes))
+        let wrapped = wrap(
+            dataKey,
+            wrappingKey: wrappingKey,
+            vaultID: vaultID,
+            kind: kind,
+            nonce: Sodium.randomBytes(Sodium.aeadNonceBytes)
+        )
         return (KeySlot(id: 0, kind: kind, keyID: dataKey.id, wrappedKey: wrapped, createdAt: Date()), wrappingKey)
     }
 
     static func wrap(
-        _ dataKey: DataKey, wrappingKey: SecureBytes, vaultID: [UInt8], kind: KeySlot.Kind, nonce: [UInt8]
+        _ dataKey: DataKey,
+        wrappingKey: SecureBytes,
+        vaultID: [UInt8],
+        kind: KeySlot.Kind,
+        nonce: [UInt8]
     ) -> [UInt8] {
         let ad = associatedData(vaultID: vaultID, keyID: dataKey.id, kind: kind)
-        let ct = dataKey.bytes.withUnsafeBytes { Sodium.aeadSeal(plaintext: $0, ad: ad, nonce: nonce, key: wrappingKey) }
+        let ct = dataKey.bytes.withUnsafeBytes {
+            Sodium.aeadSeal(plaintext: $0, ad: ad, nonce: nonce, key: wrappingKey)
+        }
         return [version] + nonce + ct
     }
 
@@ -170,8 +192,13 @@ enum SlotCipher {
             do { limits = try KDFLimits(opsLimit: ops, memLimit: mem) } catch {
                 throw .integrity("key slot \(slot.id) asks for out-of-bounds KDF limits: \(error.message)")
             }
-            guard let key = Sodium.argon2id(
-                passphrase: passphrase, salt: salt, opsLimit: limits.opsLimit, memLimit: limits.memLimit)
+            guard
+                let key = Sodium.argon2id(
+                    passphrase: passphrase,
+                    salt: salt,
+                    opsLimit: limits.opsLimit,
+                    memLimit: limits.memLimit
+                )
             else { throw VaultError(.storage, "Argon2id could not allocate \(limits.memLimit) bytes") }
             return key
         case (.keyFile, .key(let key)):
@@ -189,8 +216,14 @@ enum SlotCipher {
             throw .integrity("key slot \(slot.id) is malformed")
         }
         let ad = associatedData(vaultID: vaultID, keyID: slot.keyID, kind: slot.kind)
-        guard let key = Sodium.aeadOpen(
-            ciphertext: b[header...], ad: ad, nonce: b[1..<header], key: wrappingKey, locked: true)
+        guard
+            let key = Sodium.aeadOpen(
+                ciphertext: b[header...],
+                ad: ad,
+                nonce: b[1..<header],
+                key: wrappingKey,
+                locked: true
+            )
         else { return nil }
         return DataKey(id: slot.keyID, bytes: key)
     }

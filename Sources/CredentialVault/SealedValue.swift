@@ -60,12 +60,18 @@ enum RecordCipher {
             throw .integrity("the sealed \(context.field) of '\(context.account)' is malformed")
         }
         guard key.id == context.keyID else {
-            throw .integrity("the sealed \(context.field) of '\(context.account)' names key \(context.keyID), "
-                + "which this vault does not hold")
+            throw .integrity(
+                "the sealed \(context.field) of '\(context.account)' names key \(context.keyID), "
+                    + "which this vault does not hold"
+            )
         }
         guard
             let plaintext = Sodium.aeadOpen(
-                ciphertext: b[header...], ad: context.associatedData, nonce: b[1..<header], key: key.bytes)
+                ciphertext: b[header...],
+                ad: context.associatedData,
+                nonce: b[1..<header],
+                key: key.bytes
+            )
         else {
             throw .integrity("the sealed \(context.field) of '\(context.account)' failed its integrity check")
         }

@@ -10,7 +10,7 @@ import Musl
 import Darwin
 #endif
 
-/// The embedded default store: one SQLite file (GRDB `DatabasePool`, WAL, `synchronous=FULL`).
+/// The embedded default store: one SQLite file (GRDB, WAL journal, `synchronous=FULL`).
 ///
 /// Every change is one IMMEDIATE transaction, durable on return. Several processes may use one file at once;
 /// writers wait up to ``busyTimeout`` for each other. Accounts live in a `WITHOUT ROWID` table keyed by name,
@@ -24,7 +24,7 @@ public final class SQLiteCredentialStore: CredentialStore {
 
     /// The vault file.
     public let path: String
-    private let pool: DatabasePool
+    private let queue: DatabaseQueue
 
     /// Opens the vault file at `path`.
     ///
@@ -46,18 +46,33 @@ public final class SQLiteCredentialStore: CredentialStore {
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
         do {
-            pool = try DatabasePool(path: path, configuration: config)
+            // One connection (DatabaseQueue), not a DatabasePool: a pool writes a dummy transaction whenever it
+            // finds no WAL file, so even a failed unlock would change the vault file's bytes. The WAL journal
+            // mode is persistent in the file; it is set once, at creation. Several processes still share the
+            // file safely through SQLite's locks.
+            queue = try DatabaseQueue(path: path, configuration: config)
             let migrator = Self.migrator
-            let complete = try pool.read { try migrator.hasCompletedMigrations($0) }
+            let complete = try queue.read { try migrator.hasCompletedMigrations($0) }
             if !complete {
                 guard create else {
                     throw VaultError(.noVault, "\(path) holds no vault")
                 }
-                try migrator.migrate(pool)
+                try queue.writeWithoutTransaction { db in
+                    guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") == "wal" else {
+                        throw VaultError(.storage, "cannot put \(path) in WAL mode")
+                    }
+                }
+                try migrator.migrate(queue)
             }
         } catch let error as DatabaseError {
             throw Self.mapped(error)
         }
+    }
+
+    /// Closes the connection (SQLite checkpoints the WAL when the last connection to the file closes).
+    /// Further use throws. Releasing the store does the same.
+    public func close() throws {
+        do { try queue.close() } catch let error as DatabaseError { throw Self.mapped(error) }
     }
 
     // MARK: - Files
@@ -69,7 +84,7 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         if fd >= 0 {
-            close(fd)
+            closeDescriptor(fd)
         } else if errno != EEXIST {
             throw VaultError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
@@ -104,7 +119,8 @@ public final class SQLiteCredentialStore: CredentialStore {
             throw VaultError(
                 .unsafePermissions,
                 "\(path) has mode \(String(mode, radix: 8)); a vault must not be readable or writable by group or "
-                    + "others (chmod 600 \(path))")
+                    + "others (chmod 600 \(path))"
+            )
         }
     }
 
@@ -150,52 +166,69 @@ public final class SQLiteCredentialStore: CredentialStore {
                         updated_at REAL NOT NULL,
                         refreshed_at REAL
                     ) WITHOUT ROWID;
-                    """)
+                    """
+            )
         }
         return migrator
+    }
+
+    /// The connection's `PRAGMA synchronous` (2 = FULL), for tests.
+    func synchronousSetting() throws -> Int {
+        try queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// The file's journal mode (`wal`), for tests.
+    func journalMode() throws -> String {
+        try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") ?? "" }
     }
 
     // MARK: - CredentialStore
 
     public func header() async throws -> VaultHeader? {
-        try await run(pool.read) { db in try Self.readHeader(db) }
+        try await run(queue.read) { db in try Self.readHeader(db) }
     }
 
     public func createVault(header: VaultHeader, slots: [KeySlot]) async throws {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             if try Self.readHeader(db) != nil { throw VaultError(.vaultExists, "a vault exists already here") }
             try db.execute(
-                sql: "INSERT INTO vault_header (id, vault_id, format_version, key_id, created_at) VALUES (1, ?, ?, ?, ?)",
-                arguments: [Data(header.vaultID), header.formatVersion, Int64(header.keyID), header.createdAt.timeIntervalSince1970])
+                sql:
+                    "INSERT INTO vault_header (id, vault_id, format_version, key_id, created_at) VALUES (1, ?, ?, ?, ?)",
+                arguments: [
+                    Data(header.vaultID), header.formatVersion, Int64(header.keyID),
+                    header.createdAt.timeIntervalSince1970,
+                ]
+            )
             for slot in slots { _ = try Self.insertSlot(slot, db) }
         }
     }
 
     public func slots() async throws -> [KeySlot] {
-        try await run(pool.read) { db in
+        try await run(queue.read) { db in
             try Row.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY id").map(Self.slot(from:))
         }
     }
 
     public func addSlot(_ slot: KeySlot) async throws -> KeySlot {
-        try await run(pool.write) { db in try Self.insertSlot(slot, db) }
+        try await run(queue.write) { db in try Self.insertSlot(slot, db) }
     }
 
     public func replaceSlot(_ slot: KeySlot) async throws {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             let columns = Self.slotColumns(slot)
             try db.execute(
                 sql: """
                     UPDATE key_slot SET kind = ?, salt = ?, ops_limit = ?, mem_limit = ?, key_id = ?, wrapped_key = ?,
                     created_at = ? WHERE id = ?
                     """,
-                arguments: columns + [slot.id])
+                arguments: columns + [slot.id]
+            )
             if db.changesCount == 0 { throw VaultError(.notFound, "no key slot \(slot.id)") }
         }
     }
 
     public func removeSlot(id: Int64) async throws {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM key_slot WHERE id = ?", arguments: [id]) != nil else {
                 throw VaultError(.notFound, "no key slot \(id)")
             }
@@ -208,22 +241,26 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func account(named name: AccountName) async throws -> StoredAccount? {
-        try await run(pool.read) { db in
+        try await run(queue.read) { db in
             try Row.fetchOne(db, sql: "SELECT * FROM account WHERE name = ?", arguments: [name.rawValue])
                 .map(Self.account(from:))
         }
     }
 
     public func accounts() async throws -> [StoredAccount] {
-        try await run(pool.read) { db in
+        try await run(queue.read) { db in
             try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY name").map(Self.account(from:))
         }
     }
 
     public func insert(_ record: StoredAccount) async throws {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             try Self.requireCurrentKey(record.keyID, db)
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [record.account.name.rawValue])
+            if try Bool.fetchOne(
+                db,
+                sql: "SELECT 1 FROM account WHERE name = ?",
+                arguments: [record.account.name.rawValue]
+            )
                 != nil
             {
                 throw VaultError(.alreadyExists, "an account named '\(record.account.name)' exists already")
@@ -231,26 +268,27 @@ public final class SQLiteCredentialStore: CredentialStore {
             try db.execute(
                 sql: "INSERT INTO account (\(Self.accountColumnNames.joined(separator: ", "))) VALUES ("
                     + Array(repeating: "?", count: Self.accountColumnNames.count).joined(separator: ", ") + ")",
-                arguments: StatementArguments(Self.accountColumns(record)))
+                arguments: StatementArguments(Self.accountColumns(record))
+            )
         }
     }
 
     public func update(_ record: StoredAccount, expectedGeneration: Int64) async throws {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             try Self.requireCurrentKey(record.keyID, db)
             try Self.compareAndSwap(record, expectedGeneration: expectedGeneration, db)
         }
     }
 
     public func deleteAccount(named name: AccountName) async throws -> Bool {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name.rawValue])
             return db.changesCount > 0
         }
     }
 
     public func checkStorage() async throws -> [String] {
-        try await run(pool.read) { db in
+        try await run(queue.read) { db in
             try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" }
         }
     }
@@ -262,7 +300,7 @@ public final class SQLiteCredentialStore: CredentialStore {
         records: [StoredAccount],
         expectedGenerations: [AccountName: Int64]
     ) async throws {
-        try await run(pool.write) { db in
+        try await run(queue.write) { db in
             try Self.requireCurrentKey(expectedKeyID, db)
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
             guard count == records.count else {
@@ -288,8 +326,11 @@ public final class SQLiteCredentialStore: CredentialStore {
             throw VaultError(.integrityFailure, "the vault header is malformed")
         }
         return VaultHeader(
-            vaultID: [UInt8](vaultID), formatVersion: row["format_version"] as Int? ?? -1, keyID: keyID,
-            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0))
+            vaultID: [UInt8](vaultID),
+            formatVersion: row["format_version"] as Int? ?? -1,
+            keyID: keyID,
+            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0)
+        )
     }
 
     private static func requireCurrentKey(_ keyID: UInt32, _ db: Database) throws {
@@ -305,10 +346,16 @@ public final class SQLiteCredentialStore: CredentialStore {
             sql: "UPDATE account SET " + names.map { "\($0) = ?" }.joined(separator: ", ")
                 + " WHERE name = ? AND generation = ?",
             arguments: StatementArguments(
-                Array(accountColumns(record).dropFirst()) + [record.account.name.rawValue, expectedGeneration]))
+                Array(accountColumns(record).dropFirst()) + [record.account.name.rawValue, expectedGeneration]
+            )
+        )
         if db.changesCount == 0 {
-            let exists = try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [record.account.name.rawValue]) != nil
+            let exists =
+                try Bool.fetchOne(
+                    db,
+                    sql: "SELECT 1 FROM account WHERE name = ?",
+                    arguments: [record.account.name.rawValue]
+                ) != nil
             if exists {
                 throw VaultError(.conflict, "'\(record.account.name)' changed since it was read (generation)")
             }
@@ -325,7 +372,8 @@ public final class SQLiteCredentialStore: CredentialStore {
             ]
         case .keyFile:
             return [
-                "key-file", nil, nil, nil, Int64(slot.keyID), Data(slot.wrappedKey), slot.createdAt.timeIntervalSince1970,
+                "key-file", nil, nil, nil, Int64(slot.keyID), Data(slot.wrappedKey),
+                slot.createdAt.timeIntervalSince1970,
             ]
         }
     }
@@ -337,14 +385,16 @@ public final class SQLiteCredentialStore: CredentialStore {
                     INSERT INTO key_slot (kind, salt, ops_limit, mem_limit, key_id, wrapped_key, created_at, id)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: slotColumns(slot) + [slot.id])
+                arguments: slotColumns(slot) + [slot.id]
+            )
         } else {
             try db.execute(
                 sql: """
                     INSERT INTO key_slot (kind, salt, ops_limit, mem_limit, key_id, wrapped_key, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: slotColumns(slot))
+                arguments: slotColumns(slot)
+            )
         }
         var stored = slot
         stored.id = db.lastInsertedRowID
@@ -358,7 +408,9 @@ public final class SQLiteCredentialStore: CredentialStore {
         let kind: KeySlot.Kind
         switch row["kind"] as String? {
         case "passphrase":
-            guard let salt = row["salt"] as Data? else { throw VaultError(.integrityFailure, "key slot \(id) has no salt") }
+            guard let salt = row["salt"] as Data? else {
+                throw VaultError(.integrityFailure, "key slot \(id) has no salt")
+            }
             // Negative numbers become UInt64.max, which the KDF bounds check rejects before any hashing.
             let ops = UInt64(exactly: row["ops_limit"] as Int64? ?? -1) ?? .max
             let mem = UInt64(exactly: row["mem_limit"] as Int64? ?? -1) ?? .max
@@ -369,8 +421,12 @@ public final class SQLiteCredentialStore: CredentialStore {
             throw VaultError(.integrityFailure, "key slot \(id) has an unknown kind")
         }
         return KeySlot(
-            id: id, kind: kind, keyID: keyID, wrappedKey: [UInt8](wrapped),
-            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0))
+            id: id,
+            kind: kind,
+            keyID: keyID,
+            wrappedKey: [UInt8](wrapped),
+            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0)
+        )
     }
 
     private static let accountColumnNames = [
@@ -408,10 +464,19 @@ public final class SQLiteCredentialStore: CredentialStore {
             if let data = row[field.description] as Data? { sealed[field] = SealedValue(bytes: [UInt8](data)) }
         }
         let account = Account(
-            name: name, mode: mode, clientID: clientID, scopes: row["scopes"], tokenURL: tokenURL,
-            accessTokenExpiresAt: date("access_token_expires_at"), status: status, lastError: row["last_error"],
-            generation: generation, createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
-            updatedAt: date("updated_at") ?? Date(timeIntervalSince1970: 0), refreshedAt: date("refreshed_at"))
+            name: name,
+            mode: mode,
+            clientID: clientID,
+            scopes: row["scopes"],
+            tokenURL: tokenURL,
+            accessTokenExpiresAt: date("access_token_expires_at"),
+            status: status,
+            lastError: row["last_error"],
+            generation: generation,
+            createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
+            updatedAt: date("updated_at") ?? Date(timeIntervalSince1970: 0),
+            refreshedAt: date("refreshed_at")
+        )
         return StoredAccount(account: account, keyID: keyID, sealed: sealed)
     }
 
@@ -441,3 +506,6 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
     }
 }
+
+/// `close(2)`, outside the store type so that its `close()` does not shadow it.
+private func closeDescriptor(_ fd: Int32) { _ = close(fd) }

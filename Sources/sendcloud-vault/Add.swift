@@ -14,7 +14,8 @@ struct Add: AsyncParsableCommand {
             The mode defaults to refresh-token when a refresh token or --code is given, else client-credentials. \
             The token URL is --token-url, else SENDCLOUD_TOKEN_URL, else Sendcloud's; it must be https (plain \
             http only for loopback hosts).
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -24,7 +25,10 @@ struct Add: AsyncParsableCommand {
     @Option(name: .long, help: "OAuth client id (Sendcloud public key). Not a secret.")
     var clientID: String
 
-    @Option(name: .long, help: ArgumentHelp("Read the client secret from this file ('-' for stdin).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Read the client secret from this file ('-' for stdin).", valueName: "path")
+    )
     var clientSecretFile: String?
 
     @Option(name: .long, help: "client-credentials, refresh-token or basic.")
@@ -69,7 +73,9 @@ struct Add: AsyncParsableCommand {
             throw CLIError.usage("refresh-token mode needs --refresh-token-file, SENDCLOUD_REFRESH_TOKEN or --code")
         case .clientCredentials, .basic:
             if refreshToken != nil || code != nil {
-                throw CLIError.usage("a refresh token or authorization code belongs to refresh-token mode, not \(mode.rawValue)")
+                throw CLIError.usage(
+                    "a refresh token or authorization code belongs to refresh-token mode, not \(mode.rawValue)"
+                )
             }
         default:
             break
@@ -85,7 +91,8 @@ struct Add: AsyncParsableCommand {
         let vault = try await global.openVault(input)
         let account = try await vault.addAccount(
             Account(name: accountName, mode: mode, clientID: clientID, scopes: scope, tokenURL: tokenURL),
-            secrets: AccountSecrets(clientSecret: clientSecret, refreshToken: refreshToken))
+            secrets: AccountSecrets(clientSecret: clientSecret, refreshToken: refreshToken)
+        )
         if global.json {
             Output.printJSON(Output.accountJSON(account))
         } else {

@@ -8,11 +8,15 @@ struct CLIError: Error, CustomStringConvertible {
 
     var description: String { message }
 
-    static func usage(_ message: String) -> CLIError { CLIError(exitCode: ExitStatus.usage, kind: "usage", message: message) }
+    static func usage(_ message: String) -> CLIError {
+        CLIError(exitCode: ExitStatus.usage, kind: "usage", message: message)
+    }
     static func configuration(_ message: String) -> CLIError {
         CLIError(exitCode: ExitStatus.configuration, kind: "configuration", message: message)
     }
-    static func failure(_ message: String) -> CLIError { CLIError(exitCode: ExitStatus.failure, kind: "failure", message: message) }
+    static func failure(_ message: String) -> CLIError {
+        CLIError(exitCode: ExitStatus.failure, kind: "failure", message: message)
+    }
 }
 
 /// The exit codes of DESIGN §6, and the one place that maps library errors to them.

@@ -10,7 +10,9 @@ struct GlobalOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "The vault file (env SENDCLOUD_VAULT; default $XDG_DATA_HOME/sendcloud-vault/vault.sqlite).",
-            valueName: "path"))
+            valueName: "path"
+        )
+    )
     var vault: String?
 
     @Flag(name: .long, help: "Machine-readable JSON on stdout; errors as JSON on stderr.")
@@ -21,7 +23,9 @@ struct GlobalOptions: ParsableArguments {
         help: ArgumentHelp(
             "Unlock with the base64 key in this file (env SENDCLOUD_VAULT_KEY_FILE; or the key itself in "
                 + "SENDCLOUD_VAULT_KEY). Must be mode 0600.",
-            valueName: "path"))
+            valueName: "path"
+        )
+    )
     var keyFile: String?
 
     @Option(
@@ -29,7 +33,9 @@ struct GlobalOptions: ParsableArguments {
         help: ArgumentHelp(
             "Unlock with the passphrase in this file, '-' for stdin (env SENDCLOUD_VAULT_PASSPHRASE_FILE; or the "
                 + "passphrase itself in SENDCLOUD_VAULT_PASSPHRASE). Otherwise a no-echo prompt on a terminal.",
-            valueName: "path"))
+            valueName: "path"
+        )
+    )
     var passphraseFile: String?
 
     /// The vault path: `--vault`, `SENDCLOUD_VAULT`, `$XDG_DATA_HOME/…`, `~/.local/share/…`.
@@ -45,7 +51,8 @@ struct GlobalOptions: ParsableArguments {
     /// Library logging goes to stderr at warning level; nothing the libraries log contains a secret.
     var logger: Logger {
         var logger = Logger(label: "sendcloud-vault") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = SecretInput.plainEnvironment("SENDCLOUD_VAULT_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        logger.logLevel =
+            SecretInput.plainEnvironment("SENDCLOUD_VAULT_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0) } ?? .warning
         return logger
     }
 
@@ -75,8 +82,10 @@ struct GlobalOptions: ParsableArguments {
     private func parseKey(_ text: SecureBytes, from source: String) throws -> KeyFileKey {
         do { return try KeyFileKey(base64Text: text) } catch {
             throw CLIError(
-                exitCode: ExitStatus.unlockFailed, kind: "wrong-key",
-                message: "\(source) does not hold a vault key (base64 of 32 bytes)")
+                exitCode: ExitStatus.unlockFailed,
+                kind: "wrong-key",
+                message: "\(source) does not hold a vault key (base64 of 32 bytes)"
+            )
         }
     }
 

@@ -18,11 +18,18 @@ struct Init: AsyncParsableCommand {
             SENDCLOUD_VAULT_PASSPHRASE; a new random key written to --generate-key-file (mode 0600, never \
             overwritten). With none of these, the passphrase is asked twice on the terminal; without a terminal, \
             init fails (78). The vault file is created 0600 in a 0700 directory. Exits 73 if a vault exists there.
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .long, help: ArgumentHelp("Write a new random vault key (base64) to this file and add a key-file slot for it.", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Write a new random vault key (base64) to this file and add a key-file slot for it.",
+            valueName: "path"
+        )
+    )
     var generateKeyFile: String?
 
     @Option(name: .long, help: "Argon2id strength of the passphrase slot: interactive (default), moderate, sensitive.")
@@ -33,7 +40,11 @@ struct Init: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: path) {
             let store = try SQLiteCredentialStore(path: path, create: true)
             if try await store.header() != nil {
-                throw CLIError(exitCode: ExitStatus.cannotCreate, kind: "vault-exists", message: "a vault exists already at \(path)")
+                throw CLIError(
+                    exitCode: ExitStatus.cannotCreate,
+                    kind: "vault-exists",
+                    message: "a vault exists already at \(path)"
+                )
             }
         }
         let input = SecretInput()
@@ -45,7 +56,8 @@ struct Init: AsyncParsableCommand {
         if slots.isEmpty && generateKeyFile == nil {
             guard SecretInput.isInteractive else {
                 throw CLIError.configuration(
-                    "init needs a passphrase or key without a terminal: use --generate-key-file, \(GlobalOptions.unlockSourcesHelp)")
+                    "init needs a passphrase or key without a terminal: use --generate-key-file, \(GlobalOptions.unlockSourcesHelp)"
+                )
             }
             slots.append(.passphrase(try SecretInput.prompt("New vault passphrase: ", confirm: true), kdf.limits))
         }
@@ -68,7 +80,9 @@ struct Init: AsyncParsableCommand {
             Output.printJSON(["vault": path, "slots": kinds, "key_file": generateKeyFile ?? NSNull()] as [String: Any])
         } else {
             print("Created vault \(path) with key slots: \(kinds.joined(separator: ", ")).")
-            if let generateKeyFile { print("Vault key written to \(generateKeyFile) (keep it private; it unlocks the vault).") }
+            if let generateKeyFile {
+                print("Vault key written to \(generateKeyFile) (keep it private; it unlocks the vault).")
+            }
         }
     }
 }

@@ -11,7 +11,8 @@ import Darwin
 struct Key: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage key slots (each wraps the data key; records are untouched).",
-        subcommands: [KeyList.self, KeyAdd.self, KeyRemove.self])
+        subcommands: [KeyList.self, KeyAdd.self, KeyRemove.self]
+    )
 }
 
 struct KeyList: AsyncParsableCommand {
@@ -28,16 +29,22 @@ struct KeyList: AsyncParsableCommand {
             return "-"
         }
         if global.json {
-            Output.printJSON(slots.map { slot -> [String: Any] in
-                ["id": slot.id, "kind": slot.kind.name, "key_id": Int(slot.keyID), "kdf": detail(slot.kind),
-                 "created_at": Output.iso8601(slot.createdAt), "unlocked_with": slot.id == opened]
-            })
+            Output.printJSON(
+                slots.map { slot -> [String: Any] in
+                    [
+                        "id": slot.id, "kind": slot.kind.name, "key_id": Int(slot.keyID), "kdf": detail(slot.kind),
+                        "created_at": Output.iso8601(slot.createdAt), "unlocked_with": slot.id == opened,
+                    ]
+                }
+            )
             return
         }
         var rows = [["ID", "KIND", "KDF", "CREATED"]]
         for slot in slots {
-            rows.append(["\(slot.id)\(slot.id == opened ? "*" : "")", slot.kind.name, detail(slot.kind),
-                         slot.createdAt.formatted(.iso8601)])
+            rows.append([
+                "\(slot.id)\(slot.id == opened ? "*" : "")", slot.kind.name, detail(slot.kind),
+                slot.createdAt.formatted(.iso8601),
+            ])
         }
         print(Output.table(rows))
     }
@@ -46,7 +53,8 @@ struct KeyList: AsyncParsableCommand {
 struct KeyAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file PATH).")
+        abstract: "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file PATH)."
+    )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var newPassphrase: NewPassphraseOptions
@@ -54,7 +62,10 @@ struct KeyAdd: AsyncParsableCommand {
     @Flag(name: .long, help: "Add a passphrase slot; the passphrase comes as for 'passwd'.")
     var passphrase = false
 
-    @Option(name: .long, help: ArgumentHelp("Write a new random key to this file (0600) and add a slot for it.", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Write a new random key to this file (0600) and add a slot for it.", valueName: "path")
+    )
     var generateKeyFile: String?
 
     func validate() throws {
@@ -86,7 +97,10 @@ struct KeyAdd: AsyncParsableCommand {
 }
 
 struct KeyRemove: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "remove", abstract: "Remove a key slot (not the last).")
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove a key slot (not the last)."
+    )
 
     @OptionGroup var global: GlobalOptions
 

@@ -4,7 +4,8 @@ import Foundation
 
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List accounts: name, mode, status, access token expiry, last refresh.")
+        abstract: "List accounts: name, mode, status, access token expiry, last refresh."
+    )
 
     @OptionGroup var global: GlobalOptions
 

@@ -27,7 +27,9 @@ struct NewPassphraseOptions: ParsableArguments {
         help: ArgumentHelp(
             "Read the new passphrase from this file, '-' for stdin (env SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE, or the "
                 + "passphrase in SENDCLOUD_VAULT_NEW_PASSPHRASE); otherwise asked twice on the terminal.",
-            valueName: "path"))
+            valueName: "path"
+        )
+    )
     var newPassphraseFile: String?
 
     @Option(name: .long, help: "Argon2id strength for the new passphrase: interactive (default), moderate, sensitive.")
@@ -41,7 +43,8 @@ struct NewPassphraseOptions: ParsableArguments {
         guard SecretInput.isInteractive else {
             throw CLIError.configuration(
                 "no new passphrase without a terminal: use --new-passphrase-file, SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE "
-                    + "or SENDCLOUD_VAULT_NEW_PASSPHRASE")
+                    + "or SENDCLOUD_VAULT_NEW_PASSPHRASE"
+            )
         }
         return try SecretInput.prompt("New vault passphrase: ", confirm: true)
     }
@@ -54,8 +57,10 @@ enum KeyFileWriter {
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
             throw CLIError(
-                exitCode: errno == EEXIST ? ExitStatus.cannotCreate : ExitStatus.failure, kind: "cannot-create",
-                message: "cannot create the key file \(path): \(reason)")
+                exitCode: errno == EEXIST ? ExitStatus.cannotCreate : ExitStatus.failure,
+                kind: "cannot-create",
+                message: "cannot create the key file \(path): \(reason)"
+            )
         }
         defer { close(fd) }
         let ok = key.base64Text().withUnsafeBytes { text in

@@ -8,7 +8,8 @@ struct Passwd: AsyncParsableCommand {
             Unlock as usual; the new passphrase comes from --new-passphrase-file, SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE, \
             SENDCLOUD_VAULT_NEW_PASSPHRASE or is asked twice. Changes the slot that unlocked the vault, or the only \
             passphrase slot when unlocked with a key.
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var newPassphrase: NewPassphraseOptions

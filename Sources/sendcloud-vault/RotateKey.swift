@@ -9,7 +9,8 @@ struct RotateKey: AsyncParsableCommand {
             The new key is wrapped under the slot that unlocked the vault. Other slots wrap the old key and cannot \
             be rewrapped without their secrets: with other slots present, rotate-key refuses unless \
             --drop-other-slots is given; add them again afterwards with 'key add'.
-            """)
+            """
+    )
 
     @OptionGroup var global: GlobalOptions
 

@@ -24,7 +24,9 @@ final class SecretInput {
         let value: SecureBytes
         if path == "-" {
             if let earlier = stdinTakenFor {
-                throw CLIError.usage("standard input already supplies the \(earlier); the \(what) must come from elsewhere")
+                throw CLIError.usage(
+                    "standard input already supplies the \(earlier); the \(what) must come from elsewhere"
+                )
             }
             stdinTakenFor = what
             value = try Self.readAll(fd: STDIN_FILENO, what: what)
@@ -32,7 +34,11 @@ final class SecretInput {
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
                 let reason = String(cString: strerror(errno))
-                throw CLIError(exitCode: ExitStatus.noInput, kind: "no-input", message: "cannot read the \(what) file \(path): \(reason)")
+                throw CLIError(
+                    exitCode: ExitStatus.noInput,
+                    kind: "no-input",
+                    message: "cannot read the \(what) file \(path): \(reason)"
+                )
             }
             defer { close(fd) }
             var st = stat()
@@ -41,9 +47,11 @@ final class SecretInput {
             }
             if requirePrivate && st.st_mode & 0o077 != 0 {
                 throw CLIError(
-                    exitCode: ExitStatus.configuration, kind: "unsafe-permissions",
+                    exitCode: ExitStatus.configuration,
+                    kind: "unsafe-permissions",
                     message: "the \(what) file \(path) has mode \(String(st.st_mode & 0o777, radix: 8)); "
-                        + "it must not be accessible to group or others (chmod 600 \(path))")
+                        + "it must not be accessible to group or others (chmod 600 \(path))"
+                )
             }
             value = try Self.readAll(fd: fd, what: what)
         }

@@ -48,8 +48,13 @@ struct SendcloudVault: AsyncParsableCommand {
 
     private static func report(_ error: CLIError, json: Bool) -> Never {
         if json {
-            let object: [String: Any] = ["error": ["code": Int(error.exitCode), "kind": error.kind, "message": error.message]]
-            let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let object: [String: Any] = [
+                "error": ["code": Int(error.exitCode), "kind": error.kind, "message": error.message]
+            ]
+            let data = try! JSONSerialization.data(
+                withJSONObject: object,
+                options: [.sortedKeys, .withoutEscapingSlashes]
+            )
             FileHandle.standardError.write(data + Data("\n".utf8))
         } else {
             Output.stderr("sendcloud-vault: error: \(error.message)")

@@ -4,7 +4,8 @@ import Foundation
 
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show an account's metadata, status and expiry; secrets masked unless --reveal.")
+        abstract: "Show an account's metadata, status and expiry; secrets masked unless --reveal."
+    )
 
     @OptionGroup var global: GlobalOptions
 

@@ -19,7 +19,8 @@ enum TokenURL {
         let loopback = host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
         guard scheme == "http", loopback else {
             throw CLIError.configuration(
-                "the token URL must use https (plain http is allowed only for loopback hosts): \(text)")
+                "the token URL must use https (plain http is allowed only for loopback hosts): \(text)"
+            )
         }
     }
 }

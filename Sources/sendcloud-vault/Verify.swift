@@ -4,7 +4,9 @@ import CredentialVault
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open every record and check permissions and integrity; report each problem.",
-        discussion: "Exits 0 when all is sound, 65 when a record or the file fails its check, 78 for unsafe permissions.")
+        discussion:
+            "Exits 0 when all is sound, 65 when a record or the file fails its check, 78 for unsafe permissions."
+    )
 
     @OptionGroup var global: GlobalOptions
 
@@ -13,17 +15,25 @@ struct Verify: AsyncParsableCommand {
         let problems = try await vault.verify()
         let accounts = try await vault.accounts().count
         if global.json {
-            Output.printJSON([
-                "ok": problems.isEmpty, "accounts": accounts, "problems": problems.map(\.description),
-            ] as [String: Any])
+            Output.printJSON(
+                [
+                    "ok": problems.isEmpty, "accounts": accounts, "problems": problems.map(\.description),
+                ] as [String: Any]
+            )
         } else {
             for problem in problems { print("problem: \(problem)") }
-            print(problems.isEmpty
-                  ? "OK: \(accounts) account(s), every record opens; permissions are safe."
-                  : "\(problems.count) problem(s) in \(accounts) account(s).")
+            print(
+                problems.isEmpty
+                    ? "OK: \(accounts) account(s), every record opens; permissions are safe."
+                    : "\(problems.count) problem(s) in \(accounts) account(s)."
+            )
         }
         if !problems.isEmpty {
-            throw CLIError(exitCode: ExitStatus.integrity, kind: "integrity-failure", message: "\(problems.count) problem(s) found")
+            throw CLIError(
+                exitCode: ExitStatus.integrity,
+                kind: "integrity-failure",
+                message: "\(problems.count) problem(s) found"
+            )
         }
     }
 }

@@ -38,11 +38,16 @@ enum Sodium {
                 ad.withUnsafeBufferPointer { a in
                     nonce.withUnsafeBufferPointer { n in
                         crypto_aead_xchacha20poly1305_ietf_encrypt(
-                            o.baseAddress!, &outLen,
+                            o.baseAddress!,
+                            &outLen,
                             plaintext.count > 0 ? plaintext.baseAddress!.assumingMemoryBound(to: UInt8.self) : nil,
                             UInt64(plaintext.count),
-                            a.baseAddress, UInt64(a.count),
-                            nil, n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                            a.baseAddress,
+                            UInt64(a.count),
+                            nil,
+                            n.baseAddress!,
+                            k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                        )
                     }
                 }
             }
@@ -73,10 +78,15 @@ enum Sodium {
                         nonce.withUnsafeBufferPointer { n in
                             crypto_aead_xchacha20poly1305_ietf_decrypt(
                                 out.count > 0 ? out.baseAddress!.assumingMemoryBound(to: UInt8.self) : nil,
-                                &outLen, nil,
-                                c.baseAddress!, UInt64(c.count),
-                                a.baseAddress, UInt64(a.count),
-                                n.baseAddress!, k.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                                &outLen,
+                                nil,
+                                c.baseAddress!,
+                                UInt64(c.count),
+                                a.baseAddress,
+                                UInt64(a.count),
+                                n.baseAddress!,
+                                k.baseAddress!.assumingMemoryBound(to: UInt8.self)
+                            )
                         }
                     }
                 }
@@ -94,10 +104,15 @@ enum Sodium {
             let rc = passphrase.withUnsafeBytes { p in
                 salt.withUnsafeBufferPointer { s in
                     crypto_pwhash(
-                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(out.count),
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        UInt64(out.count),
                         p.baseAddress!.assumingMemoryBound(to: CChar.self),
                         UInt64(p.count),
-                        s.baseAddress!, opsLimit, Int(memLimit), crypto_pwhash_ALG_ARGON2ID13)
+                        s.baseAddress!,
+                        opsLimit,
+                        Int(memLimit),
+                        crypto_pwhash_ALG_ARGON2ID13
+                    )
                 }
             }
             // crypto_pwhash fails only when memory cannot be allocated.
@@ -107,12 +122,18 @@ enum Sodium {
 
     static let argon2idOpsLimitMin = UInt64(crypto_pwhash_argon2id_OPSLIMIT_MIN)
     static let argon2idMemLimitMin = UInt64(crypto_pwhash_argon2id_MEMLIMIT_MIN)
-    static let interactive = (ops: UInt64(crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE),
-                              mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE))
-    static let moderate = (ops: UInt64(crypto_pwhash_argon2id_OPSLIMIT_MODERATE),
-                           mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_MODERATE))
-    static let sensitive = (ops: UInt64(crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE),
-                            mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE))
+    static let interactive = (
+        ops: UInt64(crypto_pwhash_argon2id_OPSLIMIT_INTERACTIVE),
+        mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_INTERACTIVE)
+    )
+    static let moderate = (
+        ops: UInt64(crypto_pwhash_argon2id_OPSLIMIT_MODERATE),
+        mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_MODERATE)
+    )
+    static let sensitive = (
+        ops: UInt64(crypto_pwhash_argon2id_OPSLIMIT_SENSITIVE),
+        mem: UInt64(crypto_pwhash_argon2id_MEMLIMIT_SENSITIVE)
+    )
 
     /// Standard base64 (with padding) of `bytes`, into a wipeable buffer.
     static func base64Encode(_ bytes: SecureBytes) -> SecureBytes {
@@ -122,8 +143,12 @@ enum Sodium {
         let withNul = SecureBytes(count: len) { out in
             bytes.withUnsafeBytes { b in
                 _ = sodium_bin2base64(
-                    out.baseAddress!.assumingMemoryBound(to: CChar.self), len,
-                    b.baseAddress?.assumingMemoryBound(to: UInt8.self), b.count, variant)
+                    out.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    len,
+                    b.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                    b.count,
+                    variant
+                )
             }
         }
         return withNul.slice(0..<(len - 1))
@@ -141,9 +166,15 @@ enum Sodium {
                 let rc = text.withUnsafeBytes { t in
                     var end: UnsafePointer<CChar>? = nil
                     return sodium_base642bin(
-                        out.baseAddress!.assumingMemoryBound(to: UInt8.self), out.count,
-                        t.baseAddress?.assumingMemoryBound(to: CChar.self), t.count,
-                        " \t\r\n", &decodedLength, &end, variant)
+                        out.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                        out.count,
+                        t.baseAddress?.assumingMemoryBound(to: CChar.self),
+                        t.count,
+                        " \t\r\n",
+                        &decodedLength,
+                        &end,
+                        variant
+                    )
                         == 0 && end == t.baseAddress.map { $0.assumingMemoryBound(to: CChar.self) + t.count }
                 }
                 guard rc else { throw DecodeFailed() }
@@ -157,7 +188,9 @@ enum Sodium {
     static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         if a.isEmpty { return true }
-        return a.withUnsafeBytes { x in b.withUnsafeBytes { y in sodium_memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+        return a.withUnsafeBytes { x in
+            b.withUnsafeBytes { y in sodium_memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 }
+        }
     }
 
     /// The version string of the linked libsodium.
