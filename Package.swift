@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "CredentialVault", targets: ["CredentialVault"]),
         .library(name: "CredentialVaultSQLite", targets: ["CredentialVaultSQLite"]),
+        .library(name: "SendcloudOAuth", targets: ["SendcloudOAuth"]),
         .executable(name: "sendcloud-vault", targets: ["sendcloud-vault"]),
         .executable(name: "seal-and-read", targets: ["seal-and-read"]),
     ],
@@ -20,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -44,11 +49,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "SendcloudOAuth",
+            dependencies: [
+                "CredentialVault",
+                "CSodium",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "sendcloud-vault",
             dependencies: [
                 "CredentialVault",
                 "CredentialVaultSQLite",
+                "SendcloudOAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -81,9 +101,47 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A fake Sendcloud (Ory Hydra) token endpoint on 127.0.0.1, shared by the OAuth and CLI tests.
+        .target(
+            name: "SendcloudTestServer",
+            dependencies: [
+                "CSodium",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/SendcloudTestServer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SendcloudTestServerTests",
+            dependencies: [
+                "SendcloudTestServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SendcloudOAuthTests",
+            dependencies: [
+                "SendcloudOAuth",
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                "SendcloudTestServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["sendcloud-vault"],
+            dependencies: ["sendcloud-vault", "SendcloudTestServer"],
             swiftSettings: swiftSettings
         ),
     ]

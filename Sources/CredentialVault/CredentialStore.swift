@@ -68,6 +68,16 @@ public protocol CredentialStore: Sendable {
     /// Deletes `name`; returns whether it existed.
     func deleteAccount(named name: AccountName) async throws -> Bool
 
+    /// Runs `body` while holding an exclusive lock on account `name` that every user of the same storage
+    /// respects: other tasks, other processes (SQLite: an OS file lock that the kernel releases if the holder
+    /// dies) and other hosts (PostgreSQL: a database lock). Locks of other accounts are independent. Throws
+    /// ``VaultError/Code/lockTimeout`` if the lock is not obtained within `timeout`.
+    func withAccountLock<T: Sendable>(
+        _ name: AccountName,
+        timeout: Duration,
+        _ body: () async throws -> T
+    ) async throws -> T
+
     /// Checks the storage itself (for SQLite, `PRAGMA quick_check`); returns one line per problem found.
     func checkStorage() async throws -> [String]
 

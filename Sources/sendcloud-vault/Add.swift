@@ -1,6 +1,7 @@
 public import ArgumentParser
 public import CredentialVault
 import Foundation
+import SendcloudOAuth
 
 struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,8 +38,18 @@ struct Add: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Read a refresh token from this file ('-' for stdin).", valueName: "path"))
     var refreshTokenFile: String?
 
-    @Option(name: .long, help: "An authorization code to exchange at once (with --redirect-uri).")
+    @Option(
+        name: .long,
+        help:
+            "An authorization code to exchange at once (with --redirect-uri). Single-use and short-lived, so it may be given as a value."
+    )
     var code: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Read the PKCE code verifier used for --code from this file.", valueName: "path")
+    )
+    var codeVerifierFile: String?
 
     @Option(name: .long, help: "The redirect URI the authorization code was issued for.")
     var redirectURI: String?
@@ -83,16 +94,31 @@ struct Add: AsyncParsableCommand {
         guard !clientID.isEmpty, !clientID.contains(where: \.isNewline) else {
             throw CLIError.usage("--client-id is empty or malformed")
         }
-        let tokenURL = try TokenURL.choose(self.tokenURL)
+        let tokenURL = try OAuthSession.tokenURL(self.tokenURL)
         let clientSecret = try Self.clientSecret(clientSecretFile, input)
-        if code != nil {
-            throw CLIError.failure("exchanging an authorization code needs the OAuth module, which this build lacks")
-        }
+        let verifier = try codeVerifierFile.map { try input.file($0, what: "code verifier", requirePrivate: false) }
         let vault = try await global.openVault(input)
-        let account = try await vault.addAccount(
-            Account(name: accountName, mode: mode, clientID: clientID, scopes: scope, tokenURL: tokenURL),
-            secrets: AccountSecrets(clientSecret: clientSecret, refreshToken: refreshToken)
-        )
+        let new = Account(name: accountName, mode: mode, clientID: clientID, scopes: scope, tokenURL: tokenURL)
+        let account: Account
+        if let code, let redirectURI {
+            if try await vault.store.account(named: accountName) != nil {
+                throw VaultError(.alreadyExists, "an account named '\(accountName)' exists already")
+            }
+            account = try await OAuthSession.with(vault, global) { provider in
+                try await provider.authorize(
+                    new,
+                    clientSecret: clientSecret,
+                    code: SecureBytes(utf8: code),
+                    redirectURI: redirectURI,
+                    codeVerifier: verifier
+                )
+            }
+        } else {
+            account = try await vault.addAccount(
+                new,
+                secrets: AccountSecrets(clientSecret: clientSecret, refreshToken: refreshToken)
+            )
+        }
         if global.json {
             Output.printJSON(Output.accountJSON(account))
         } else {

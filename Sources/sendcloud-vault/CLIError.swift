@@ -1,4 +1,5 @@
 import CredentialVault
+import SendcloudOAuth
 
 /// An error the CLI reports: an exit code from DESIGN §6, a short kind and a message free of secrets.
 struct CLIError: Error, CustomStringConvertible {
@@ -42,8 +43,23 @@ enum ExitStatus {
             return error
         case let error as VaultError:
             return CLIError(exitCode: exitCode(for: error.code), kind: error.code.description, message: error.message)
+        case let error as OAuthError:
+            return CLIError(exitCode: exitCode(for: error.code), kind: error.code.description, message: error.message)
         default:
             return CLIError(exitCode: failure, kind: "failure", message: "\(type(of: error)): unexpected failure")
+        }
+    }
+
+    static func exitCode(for code: OAuthError.Code) -> Int32 {
+        switch code {
+        case .reauthorizationRequired: reauthRequired
+        case .invalidClient: clientAuthFailed
+        case .unreachable: unavailable
+        case .serverError, .rateLimited: temporary
+        case .invalidResponse: badResponse
+        case .insecureTokenURL: configuration
+        case .notSupported: usage
+        default: failure
         }
     }
 

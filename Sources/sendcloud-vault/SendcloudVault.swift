@@ -1,5 +1,6 @@
 import ArgumentParser
 import CredentialVault
+import SendcloudOAuth
 import Foundation
 
 @main
@@ -16,8 +17,8 @@ struct SendcloudVault: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Init.self, Add.self, Show.self, List.self, Remove.self, Verify.self, Passwd.self, Key.self,
-            RotateKey.self,
+            Init.self, Add.self, Login.self, Token.self, Refresh.self, Show.self, List.self, Remove.self, Verify.self,
+            Passwd.self, Key.self, RotateKey.self,
         ]
     )
 
@@ -34,7 +35,7 @@ struct SendcloudVault: AsyncParsableCommand {
             }
         } catch let error as CLIError {
             report(error, json: wantsJSON)
-        } catch let error as VaultError {
+        } catch let error where error is VaultError || error is OAuthError {
             report(ExitStatus.cliError(for: error), json: wantsJSON)
         } catch {
             // Argument-parser's own errors: help, version, usage (64).

@@ -1,0 +1,236 @@
+public import AsyncHTTPClient
+public import CredentialVault
+import Foundation
+public import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Talks to an OAuth 2.0 token endpoint the way Sendcloud's (Ory Hydra) expects: form body, HTTP Basic client
+/// authentication, the spec's JSON answers.
+///
+/// Network errors, 5xx and 429 are retried with capped exponential backoff and full jitter, honouring
+/// `Retry-After`; every attempt has a timeout and the whole operation a deadline; bodies over a cap are refused.
+/// 4xx answers and unusable 2xx answers are not retried.
+public struct TokenEndpointClient: Sendable {
+    /// Timeouts, attempts and caps.
+    public struct Configuration: Sendable {
+        /// Timeout of one attempt (connect + request + response).
+        public var requestTimeout: Duration = .seconds(20)
+        /// Connect timeout, used by ``makeHTTPClient(configuration:)``.
+        public var connectTimeout: Duration = .seconds(10)
+        /// Attempts in all, the first included.
+        public var maxAttempts = 4
+        /// One token operation gives up after this long, retries included.
+        public var overallTimeout: Duration = .seconds(45)
+        /// Response bodies larger than this are refused.
+        public var maxResponseBytes = 1 << 20
+        /// First backoff; doubled per attempt, with full jitter.
+        public var initialBackoff: Duration = .milliseconds(500)
+        /// Largest backoff between attempts.
+        public var maxBackoff: Duration = .seconds(8)
+        /// Largest `Retry-After` honoured; a longer one ends the retries.
+        public var maxRetryAfter: Duration = .seconds(30)
+
+        /// The defaults of DESIGN §6: 10 s connect, 20 s per request, 4 attempts, 45 s overall, 1 MiB bodies.
+        public init() {}
+    }
+
+    let httpClient: HTTPClient
+    /// The configuration in use.
+    public let configuration: Configuration
+    let logger: Logger
+
+    /// Creates a client over `httpClient` (see ``makeHTTPClient(configuration:)``).
+    public init(httpClient: HTTPClient, configuration: Configuration = Configuration(), logger: Logger) {
+        self.httpClient = httpClient
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// An `HTTPClient` suited to token requests: the connect timeout of `configuration`, no redirects (a
+    /// credentialed POST is never sent elsewhere). The caller shuts it down.
+    public static func makeHTTPClient(configuration: Configuration = Configuration()) -> HTTPClient {
+        var config = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(
+                connect: timeAmount(configuration.connectTimeout),
+                read: timeAmount(configuration.requestTimeout)
+            )
+        )
+        config.httpVersion = .automatic
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
+    }
+
+    /// Sends `grant` with HTTP Basic client authentication and returns the parsed answer.
+    public func requestToken(
+        _ grant: Grant,
+        tokenURL: String,
+        clientID: String,
+        clientSecret: SecureBytes
+    ) async throws(OAuthError) -> TokenResponse {
+        try TokenURLPolicy.validate(tokenURL)
+        let body = Self.formBody(for: grant)
+        let authorization = FormEncoding.basicAuthorization(clientID: clientID, clientSecret: clientSecret)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start.advanced(by: configuration.overallTimeout)
+        var lastError = OAuthError(.unreachable, "no attempt was made")
+        for attempt in 1...max(1, configuration.maxAttempts) {
+            let remaining = deadline - clock.now
+            guard remaining > .zero else { break }
+            var retryAfter: Duration?
+            do {
+                let response = try await send(
+                    body,
+                    authorization: authorization,
+                    to: tokenURL,
+                    timeout: min(configuration.requestTimeout, remaining)
+                )
+                switch response {
+                case .token(let token):
+                    logger.info(
+                        "token request succeeded",
+                        metadata: [
+                            "grant": "\(grant.name)", "attempt": "\(attempt)", "latency": "\(clock.now - start)",
+                        ]
+                    )
+                    return token
+                case .retryable(let error, let after):
+                    lastError = error
+                    retryAfter = after
+                }
+            } catch let error where error.code == .unreachable {
+                lastError = error
+            }
+            logger.notice(
+                "token request failed, may retry",
+                metadata: ["grant": "\(grant.name)", "attempt": "\(attempt)", "error": "\(lastError.code)"]
+            )
+            guard attempt < configuration.maxAttempts else { break }
+            let exponential = configuration.initialBackoff * (1 << min(attempt - 1, 16))
+            var delay = Self.jittered(min(exponential, configuration.maxBackoff))
+            if let retryAfter {
+                guard retryAfter <= configuration.maxRetryAfter else { break }
+                delay = max(delay, retryAfter)
+            }
+            guard clock.now.advanced(by: delay) < deadline else { break }
+            do { try await Task.sleep(for: delay) } catch { break }
+        }
+        logger.warning("token request gave up", metadata: ["grant": "\(grant.name)", "error": "\(lastError.code)"])
+        throw lastError
+    }
+
+    enum Outcome {
+        case token(TokenResponse)
+        case retryable(OAuthError, retryAfter: Duration?)
+    }
+
+    /// One attempt. Throws final errors (4xx, unusable 2xx) and `.unreachable` for transport failures; returns
+    /// `.retryable` for 5xx and 429.
+    private func send(
+        _ body: SecureBytes,
+        authorization: String,
+        to url: String,
+        timeout: Duration
+    ) async throws(OAuthError) -> Outcome {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Authorization", value: authorization)
+        request.headers.add(name: "User-Agent", value: "sendcloud-vault/0.1")
+        request.body = .bytes(body.withUnsafeBytes { ByteBuffer(bytes: $0) })
+        let status: HTTPResponseStatus
+        let headers: HTTPHeaders
+        let bytes: ByteBuffer
+        do {
+            let response = try await httpClient.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+            status = response.status
+            headers = response.headers
+            bytes = try await response.body.collect(upTo: configuration.maxResponseBytes)
+        } catch is NIOTooManyBytesError {
+            throw OAuthError(
+                .invalidResponse,
+                "the token endpoint's answer exceeds \(configuration.maxResponseBytes) bytes"
+            )
+        } catch {
+            throw OAuthError(.unreachable, "the token endpoint did not answer: \(Self.describeTransport(error))")
+        }
+        let receivedAt = Date()
+        let code = Int(status.code)
+        switch code {
+        case 200..<300:
+            return .token(try TokenResponseParser.parseSuccess(bytes, receivedAt: receivedAt))
+        case 429:
+            let error = TokenResponseParser.parseError(bytes, status: code)
+            return .retryable(
+                OAuthError(
+                    .rateLimited,
+                    "rate limited by the token endpoint (HTTP 429)\(error.detail)",
+                    httpStatus: code,
+                    oauthError: error.error
+                ),
+                retryAfter: Self.retryAfter(headers)
+            )
+        case 500..<600:
+            let error = TokenResponseParser.parseError(bytes, status: code)
+            return .retryable(
+                OAuthError(
+                    .serverError,
+                    "the token endpoint failed (HTTP \(code))\(error.detail)",
+                    httpStatus: code,
+                    oauthError: error.error
+                ),
+                retryAfter: Self.retryAfter(headers)
+            )
+        default:
+            throw TokenResponseParser.parseError(bytes, status: code).oauthError
+        }
+    }
+
+    static func formBody(for grant: Grant) -> SecureBytes {
+        var fields: [(String, FormEncoding.FormValue)] = [("grant_type", .text(grant.name))]
+        switch grant {
+        case .clientCredentials(let scope):
+            if let scope, !scope.isEmpty { fields.append(("scope", .text(scope))) }
+        case .authorizationCode(let code, let redirectURI, let verifier):
+            fields.append(("code", .secret(code)))
+            fields.append(("redirect_uri", .text(redirectURI)))
+            if let verifier { fields.append(("code_verifier", .secret(verifier))) }
+        case .refreshToken(let token, let scope):
+            fields.append(("refresh_token", .secret(token)))
+            if let scope, !scope.isEmpty { fields.append(("scope", .text(scope))) }
+        }
+        return FormEncoding.encode(fields)
+    }
+
+    /// `Retry-After` as seconds or an HTTP date.
+    static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
+        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        guard let date = formatter.date(from: value) else { return nil }
+        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
+    }
+
+    static func jittered(_ limit: Duration) -> Duration {
+        let nanos = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+        guard nanos > 0 else { return .zero }
+        return .nanoseconds(Int64.random(in: 0...nanos))
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    /// A short transport-error description without URLs' credentials or payloads.
+    static func describeTransport(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            return String(describing: error).prefix(160).description
+        }
+        return String(describing: type(of: error)) + ": " + String(describing: error).prefix(160)
+    }
+}

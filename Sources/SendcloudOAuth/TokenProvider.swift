@@ -1,0 +1,306 @@
+public import CredentialVault
+import Foundation
+public import Logging
+import Synchronization
+
+/// Hands out valid access tokens for the accounts of a vault, refreshing through the token endpoint.
+///
+/// - A stored access token is returned while it stays valid for longer than ``Configuration/skew``.
+/// - **Single flight.** Concurrent callers for one account share one in-flight refresh in this process; across
+///   processes and hosts the store's per-account lock (``CredentialStore/withAccountLock(_:timeout:_:)``)
+///   serialises them, and whoever gets the lock second re-reads the account and takes the token the first one
+///   stored instead of refreshing again. Other accounts are never blocked.
+/// - The new access token and the rotated refresh token are committed (compare-and-swap on the account's
+///   generation, one durable transaction) before the token is returned to anyone. A response without a refresh
+///   token keeps the old one.
+/// - `invalid_grant` marks the account `reauth-required` with the server's message and keeps its secrets; later
+///   calls fail at once without contacting the server until ``refresh(_:retryReauthorization:)`` with `true`.
+public final class TokenProvider: Sendable {
+    /// Provider settings.
+    public struct Configuration: Sendable {
+        /// A stored token is used only while it stays valid this much longer.
+        public var skew: Duration = .seconds(60)
+        /// How long to wait for another holder of an account's lock.
+        public var lockTimeout: Duration = .seconds(60)
+        /// The scope of client-credentials grants when the account names none.
+        public var defaultClientCredentialsScope = "api"
+
+        /// The defaults of DESIGN §5/§6.
+        public init() {}
+    }
+
+    /// The vault the tokens live in.
+    public let vault: CredentialVault
+    let client: TokenEndpointClient
+    /// The settings in use.
+    public let configuration: Configuration
+    let logger: Logger
+    private let inFlight = Mutex<[AccountName: Task<AccessToken, any Error>]>([:])
+
+    /// Creates a provider over `vault` that obtains tokens with `client`.
+    public init(
+        vault: CredentialVault,
+        client: TokenEndpointClient,
+        configuration: Configuration = Configuration(),
+        logger: Logger
+    ) {
+        self.vault = vault
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A valid access token for `name`: the stored one while it is valid for longer than the skew, else a new one.
+    /// Throws ``OAuthError`` (``OAuthError/Code/reauthorizationRequired`` for an account marked so, without
+    /// contacting the server) or ``VaultError``.
+    public func accessToken(for name: AccountName) async throws -> AccessToken {
+        let (account, secrets) = try await vault.openAccount(named: name)
+        try Self.requireTokenMode(account)
+        if account.status == .reauthRequired { throw Self.reauthError(account) }
+        if let token = secrets.accessToken, isFresh(account.accessTokenExpiresAt) {
+            return AccessToken(
+                account: name,
+                value: token,
+                expiresAt: account.accessTokenExpiresAt,
+                obtainedFromServer: false
+            )
+        }
+        return try await singleFlight(name) {
+            try await self.obtain(
+                name,
+                observedGeneration: account.generation,
+                always: false,
+                retryReauthorization: false
+            )
+        }
+    }
+
+    /// Obtains a new token from the server now, whatever the stored one's expiry — unless another holder
+    /// refreshed the account while this call waited for its lock, whose token is then returned. An account marked
+    /// `reauth-required` is tried again only with `retryReauthorization`.
+    public func refresh(_ name: AccountName, retryReauthorization: Bool = false) async throws -> AccessToken {
+        let account = try await vault.account(named: name)
+        try Self.requireTokenMode(account)
+        if account.status == .reauthRequired && !retryReauthorization { throw Self.reauthError(account) }
+        return try await singleFlight(name) {
+            try await self.obtain(
+                name,
+                observedGeneration: account.generation,
+                always: true,
+                retryReauthorization: retryReauthorization
+            )
+        }
+    }
+
+    /// The `Authorization` header value for API calls of `name`: `Bearer <access token>` (obtained as by
+    /// ``accessToken(for:)``), or `Basic base64(public:secret)` for a `basic` account.
+    public func authorizationHeaderValue(for name: AccountName) async throws -> String {
+        let (account, secrets) = try await vault.openAccount(named: name)
+        if account.mode == .basic {
+            guard let secret = secrets.clientSecret?.unsafeStringValue() else {
+                throw VaultError(.integrityFailure, "account '\(name)' has no secret key")
+            }
+            return "Basic " + Data((account.clientID + ":" + secret).utf8).base64EncodedString()
+        }
+        return try await accessToken(for: name).authorizationHeaderValue
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`
+    /// account from `account`, or — when `name` exists — the existing account re-authorized (status back to
+    /// `ok`, new client secret and tokens). Returns the stored metadata.
+    public func authorize(
+        _ account: Account,
+        clientSecret: SecureBytes,
+        code: SecureBytes,
+        redirectURI: String,
+        codeVerifier: SecureBytes?
+    ) async throws -> Account {
+        try TokenURLPolicy.validate(account.tokenURL)
+        let response = try await client.requestToken(
+            .authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier),
+            tokenURL: account.tokenURL,
+            clientID: account.clientID,
+            clientSecret: clientSecret
+        )
+        var updated = account
+        updated.mode = .refreshToken
+        updated.accessTokenExpiresAt = response.expiresAt
+        updated.refreshedAt = response.receivedAt
+        updated.status = .ok
+        updated.lastError = nil
+        if updated.scopes == nil { updated.scopes = response.scope }
+        let secrets = AccountSecrets(
+            clientSecret: clientSecret,
+            refreshToken: response.refreshToken,
+            accessToken: response.accessToken
+        )
+        return try await vault.store.withAccountLock(account.name, timeout: configuration.lockTimeout) {
+            if let existing = try await vault.store.account(named: account.name) {
+                updated.createdAt = existing.account.createdAt
+                return try await vault.updateAccount(
+                    updated,
+                    secrets: secrets,
+                    expectedGeneration: existing.account.generation
+                )
+            }
+            return try await vault.addAccount(updated, secrets: secrets)
+        }
+    }
+
+    // MARK: - Internals
+
+    private func isFresh(_ expiresAt: Date?) -> Bool {
+        guard let expiresAt else { return false }
+        return expiresAt.timeIntervalSinceNow > Self.seconds(configuration.skew)
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    private static func requireTokenMode(_ account: Account) throws {
+        if account.mode == .basic {
+            throw OAuthError(
+                .notSupported,
+                "account '\(account.name)' uses basic authentication and has no access token"
+            )
+        }
+    }
+
+    private static func reauthError(_ account: Account) -> OAuthError {
+        OAuthError(
+            .reauthorizationRequired,
+            "account '\(account.name)' needs re-authorization\(account.lastError.map { ": \($0)" } ?? "")",
+            oauthError: "invalid_grant"
+        )
+    }
+
+    /// Joins the in-flight refresh of `name`, or starts one. The refresh runs in its own task, so that a
+    /// cancelled caller does not abandon a rotation half-way.
+    private func singleFlight(
+        _ name: AccountName,
+        _ operation: @escaping @Sendable () async throws -> AccessToken
+    ) async throws -> AccessToken {
+        let task = inFlight.withLock { tasks in
+            if let running = tasks[name] { return running }
+            let task = Task { try await operation() }
+            tasks[name] = task
+            return task
+        }
+        defer {
+            inFlight.withLock { tasks in
+                if tasks[name] == task { tasks[name] = nil }
+            }
+        }
+        return try await task.value
+    }
+
+    /// Under the account lock: re-read, reuse another holder's fresh result, or run the grant and commit.
+    private func obtain(
+        _ name: AccountName,
+        observedGeneration: Int64,
+        always: Bool,
+        retryReauthorization: Bool
+    ) async throws -> AccessToken {
+        try await vault.store.withAccountLock(name, timeout: configuration.lockTimeout) {
+            let (account, secrets) = try await vault.openAccount(named: name)
+            try Self.requireTokenMode(account)
+            let changedMeanwhile = account.generation != observedGeneration
+            if changedMeanwhile, account.status == .ok, let token = secrets.accessToken,
+                let expiry = account.accessTokenExpiresAt, expiry > Date(), account.refreshedAt != nil
+            {
+                // Another holder refreshed while we waited: take its token (no skew check, no second refresh).
+                logger.debug("took the token another holder obtained", metadata: ["account": "\(name)"])
+                return AccessToken(account: name, value: token, expiresAt: expiry, obtainedFromServer: false)
+            }
+            if account.status == .reauthRequired && !(retryReauthorization && !changedMeanwhile) {
+                throw Self.reauthError(account)
+            }
+            if !always, let token = secrets.accessToken, isFresh(account.accessTokenExpiresAt) {
+                return AccessToken(
+                    account: name,
+                    value: token,
+                    expiresAt: account.accessTokenExpiresAt,
+                    obtainedFromServer: false
+                )
+            }
+            return try await grantAndCommit(account, secrets)
+        }
+    }
+
+    private func grantAndCommit(_ account: Account, _ secrets: AccountSecrets) async throws -> AccessToken {
+        guard let clientSecret = secrets.clientSecret else {
+            throw VaultError(.integrityFailure, "account '\(account.name)' has no client secret")
+        }
+        let grant: Grant
+        switch account.mode {
+        case .clientCredentials:
+            grant = .clientCredentials(scope: account.scopes ?? configuration.defaultClientCredentialsScope)
+        case .refreshToken:
+            guard let refreshToken = secrets.refreshToken else {
+                let error = OAuthError(
+                    .reauthorizationRequired,
+                    "account '\(account.name)' has no refresh token; authorize it again (login)"
+                )
+                try await record(account, secrets, status: .reauthRequired, error: error)
+                throw error
+            }
+            grant = .refreshToken(refreshToken, scope: nil)
+        case .basic:
+            throw OAuthError(.notSupported, "basic accounts have no token")
+        }
+        let start = ContinuousClock.now
+        let response: TokenResponse
+        do {
+            response = try await client.requestToken(
+                grant,
+                tokenURL: account.tokenURL,
+                clientID: account.clientID,
+                clientSecret: clientSecret
+            )
+        } catch {
+            logger.warning(
+                "token refresh failed",
+                metadata: ["account": "\(account.name)", "grant": "\(grant.name)", "error": "\(error.code)"]
+            )
+            let status: AccountStatus = error.code == .reauthorizationRequired ? .reauthRequired : account.status
+            try? await record(account, secrets, status: status, error: error)
+            throw error
+        }
+        var updated = account
+        updated.accessTokenExpiresAt = response.expiresAt
+        updated.refreshedAt = response.receivedAt
+        updated.status = .ok
+        updated.lastError = nil
+        var newSecrets = secrets
+        newSecrets.accessToken = response.accessToken
+        if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
+        let stored = try await vault.updateAccount(updated, secrets: newSecrets, expectedGeneration: account.generation)
+        logger.info(
+            "token refreshed",
+            metadata: [
+                "account": "\(account.name)", "grant": "\(grant.name)", "rotated": "\(response.refreshToken != nil)",
+                "latency": "\(ContinuousClock.now - start)",
+            ]
+        )
+        return AccessToken(
+            account: account.name,
+            value: response.accessToken,
+            expiresAt: stored.accessTokenExpiresAt,
+            obtainedFromServer: true
+        )
+    }
+
+    /// Stores a failure on the account (status and message), keeping every secret.
+    private func record(
+        _ account: Account,
+        _ secrets: AccountSecrets,
+        status: AccountStatus,
+        error: OAuthError
+    ) async throws {
+        var updated = account
+        updated.status = status
+        updated.lastError = error.message
+        try await vault.updateAccount(updated, secrets: secrets, expectedGeneration: account.generation)
+    }
+}

@@ -1,0 +1,148 @@
+public import CredentialVault
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Refreshes the accounts whose access token expires within a window: periodically as a `Service`, or once
+/// (``refreshDue(force:names:)``, which `sendcloud-vault refresh` uses).
+///
+/// Work runs with bounded concurrency, a random start delay per account (so that tenants do not all renew at
+/// once) and an optional cap on token requests per second (Sendcloud rate-limits POSTs: 100/min, bursts of 15/s).
+public struct TokenRefresher: Service {
+    /// Scheduling settings.
+    public struct Configuration: Sendable {
+        /// Time between two passes of ``run()``.
+        public var interval: Duration = .seconds(60)
+        /// Accounts whose token expires within this window (or that have none) are due.
+        public var ahead: Duration = .seconds(300)
+        /// Refreshes at the same time.
+        public var concurrency = 4
+        /// Each refresh starts after a random delay up to this long.
+        public var jitter: Duration = .seconds(2)
+        /// At most this many token requests per second, if set.
+        public var maxRequestsPerSecond: Double?
+
+        /// 60 s passes, 5 min window, 4 at once, 2 s jitter, no rate cap.
+        public init() {}
+    }
+
+    /// What happened to one account in a pass.
+    public struct Outcome: Sendable {
+        /// The account.
+        public var account: AccountName
+        /// The new token, or the error.
+        public var result: Result<AccessToken, any Error>
+    }
+
+    let provider: TokenProvider
+    let configuration: Configuration
+    let logger: Logger
+
+    /// Creates a refresher.
+    public init(provider: TokenProvider, configuration: Configuration = Configuration(), logger: Logger) {
+        self.provider = provider
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Runs passes every ``Configuration/interval`` until graceful shutdown or cancellation.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                do {
+                    let outcomes = try await refreshDue()
+                    let failed = outcomes.filter { if case .failure = $0.result { true } else { false } }.count
+                    if !outcomes.isEmpty {
+                        logger.info(
+                            "refresh pass",
+                            metadata: ["refreshed": "\(outcomes.count - failed)", "failed": "\(failed)"]
+                        )
+                    }
+                } catch {
+                    logger.error("refresh pass failed", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: configuration.interval)
+            }
+        } onGracefulShutdown: {
+            logger.info("token refresher stopping")
+        }
+    }
+
+    /// The accounts due now: tokens that expire within ``Configuration/ahead`` (or none stored), `ok` status,
+    /// not `basic`. With `force`, every non-basic account, `reauth-required` ones included.
+    public func dueAccounts(force: Bool = false) async throws -> [AccountName] {
+        let horizon = Date().addingTimeInterval(TokenProvider.seconds(configuration.ahead))
+        return try await provider.vault.accounts().filter { account in
+            guard account.mode != .basic else { return false }
+            if force { return true }
+            guard account.status == .ok else { return false }
+            return account.accessTokenExpiresAt.map { $0 <= horizon } ?? true
+        }.map(\.name)
+    }
+
+    /// Refreshes `names` (or the due accounts) once, and returns one outcome per account in input order.
+    public func refreshDue(force: Bool = false, names: [AccountName]? = nil) async throws -> [Outcome] {
+        let targets: [AccountName]
+        if let names { targets = names } else { targets = try await dueAccounts(force: force) }
+        guard !targets.isEmpty else { return [] }
+        let limiter = configuration.maxRequestsPerSecond.map { RateLimiter(perSecond: $0) }
+        let jitter = configuration.jitter
+        let provider = self.provider
+        var outcomes = [Outcome?](repeating: nil, count: targets.count)
+        await withTaskGroup(of: (Int, Outcome).self) { group in
+            var next = 0
+            func start() {
+                let index = next
+                let name = targets[index]
+                next += 1
+                group.addTask {
+                    if jitter > .zero { try? await Task.sleep(for: TokenEndpointClient.jittered(jitter)) }
+                    await limiter?.acquire()
+                    do {
+                        return (
+                            index,
+                            Outcome(
+                                account: name,
+                                result: .success(try await provider.refresh(name, retryReauthorization: force))
+                            )
+                        )
+                    } catch {
+                        return (index, Outcome(account: name, result: .failure(error)))
+                    }
+                }
+            }
+            for _ in 0..<min(max(1, configuration.concurrency), targets.count) { start() }
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+                if next < targets.count { start() }
+            }
+        }
+        return outcomes.compactMap { $0 }
+    }
+}
+
+/// A token bucket: at most `perSecond` acquisitions per second, bursts of one second's worth.
+actor RateLimiter {
+    private let perSecond: Double
+    private var tokens: Double
+    private var last = ContinuousClock.now
+
+    init(perSecond: Double) {
+        self.perSecond = max(perSecond, 0.001)
+        self.tokens = max(1, perSecond.rounded(.down))
+    }
+
+    func acquire() async {
+        while true {
+            let now = ContinuousClock.now
+            tokens = min(max(1, perSecond.rounded(.down)), tokens + TokenProvider.seconds(now - last) * perSecond)
+            last = now
+            if tokens >= 1 {
+                tokens -= 1
+                return
+            }
+            let wait = (1 - tokens) / perSecond
+            try? await Task.sleep(for: .nanoseconds(Int64(wait * 1e9)))
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import CredentialVault
+import Foundation
+import NIOCore
+
+/// Parses the token endpoint's JSON answers (spec: `OAuth2TokenExchange` and `ErrorOAuth2`).
+enum TokenResponseParser {
+    static func parseSuccess(_ buffer: ByteBuffer, receivedAt: Date) throws(OAuthError) -> TokenResponse {
+        let data = Data(buffer.readableBytesView)
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw OAuthError(.invalidResponse, "the token endpoint answered 2xx with a body that is not a JSON object")
+        }
+        guard let access = object["access_token"] as? String, !access.isEmpty else {
+            throw OAuthError(.invalidResponse, "the token endpoint answered 2xx without an access_token")
+        }
+        let expiresIn: Int64?
+        switch object["expires_in"] {
+        case let number as NSNumber: expiresIn = number.int64Value
+        case let text as String: expiresIn = Int64(text)
+        default: expiresIn = nil
+        }
+        let refresh = (object["refresh_token"] as? String).flatMap { $0.isEmpty ? nil : SecureBytes(utf8: $0) }
+        return TokenResponse(
+            accessToken: SecureBytes(utf8: access),
+            tokenType: object["token_type"] as? String ?? "bearer",
+            expiresIn: expiresIn,
+            refreshToken: refresh,
+            scope: object["scope"] as? String,
+            receivedAt: receivedAt
+        )
+    }
+
+    struct ErrorBody {
+        var status: Int
+        var error: String?
+        var description: String?
+        var hint: String?
+
+        /// ` — error: description (hint)` or empty.
+        var detail: String {
+            guard let error else { return "" }
+            var text = " — \(error)"
+            if let description { text += ": \(description)" }
+            if let hint { text += " (\(hint))" }
+            return text
+        }
+
+        var oauthError: OAuthError {
+            switch error {
+            case "invalid_grant":
+                return OAuthError(
+                    .reauthorizationRequired,
+                    "the server rejected the grant (HTTP \(status))\(detail)",
+                    httpStatus: status,
+                    oauthError: error
+                )
+            case "invalid_client":
+                return OAuthError(
+                    .invalidClient,
+                    "client authentication failed (HTTP \(status))\(detail)",
+                    httpStatus: status,
+                    oauthError: error
+                )
+            default:
+                let what = error == nil ? " with a body that is not an OAuth error" : detail
+                return OAuthError(
+                    .requestRejected,
+                    "the token endpoint refused the request (HTTP \(status))\(what)",
+                    httpStatus: status,
+                    oauthError: error
+                )
+            }
+        }
+    }
+
+    /// The spec's error body; fields are sanitised (printable, at most 300 characters). A non-JSON body yields
+    /// only the status: raw bodies are never quoted.
+    static func parseError(_ buffer: ByteBuffer, status: Int) -> ErrorBody {
+        let data = Data(buffer.readableBytesView)
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            return ErrorBody(status: status)
+        }
+        func field(_ key: String) -> String? {
+            guard let text = object[key] as? String, !text.isEmpty else { return nil }
+            let clean = String(
+                text.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init)
+            )
+            return clean.count > 300 ? String(clean.prefix(300)) + "…" : clean
+        }
+        return ErrorBody(
+            status: status,
+            error: field("error"),
+            description: field("error_description"),
+            hint: field("error_hint")
+        )
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import CredentialVault
+import Foundation
+import SendcloudOAuth
+
+struct Login: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Authorize an account in the browser (authorization code + PKCE) and store its tokens.",
+        discussion: """
+            Listens on 127.0.0.1 (--port, default any free port) for the redirect, prints the authorize URL on \
+            stderr and opens a browser when one is available (not with --no-browser). The returned state must match; \
+            otherwise nothing is stored (exit 1). The client secret comes from --client-secret-file, \
+            SENDCLOUD_CLIENT_SECRET or a prompt. Logging in to an existing account re-authorizes it (status back to \
+            ok). Authorize URL: SENDCLOUD_AUTHORIZE_URL, else Sendcloud's.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Account name.")
+    var name: String
+
+    @Option(name: .long, help: "OAuth client id (Sendcloud public key).")
+    var clientID: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Read the client secret from this file ('-' for stdin).", valueName: "path")
+    )
+    var clientSecretFile: String?
+
+    @Option(name: .long, help: "Scopes to ask for; a refresh token needs offline_access.")
+    var scope = "api offline_access"
+
+    @Option(name: .long, help: "Loopback port for the redirect (0 = any free port).")
+    var port = 0
+
+    @Flag(name: .long, help: "Do not try to open a browser; only print the URL.")
+    var noBrowser = false
+
+    @Option(name: .long, help: "Token endpoint URL for this account.")
+    var tokenURL: String?
+
+    @Option(name: .long, help: "Give up waiting for the browser after this long.")
+    var timeout = DurationArgument(.seconds(300))
+
+    func run() async throws {
+        let accountName = try AccountName(name)
+        let tokenURL = try OAuthSession.tokenURL(self.tokenURL)
+        let authorizeBase = try OAuthSession.authorizeURL()
+        let input = SecretInput()
+        let clientSecret = try Add.clientSecret(clientSecretFile, input)
+        let vault = try await global.openVault(input)
+        let receiver = try LoopbackRedirectReceiver(port: port)
+        let session = AuthorizationSession(redirectURI: receiver.redirectURI)
+        let url = try session.authorizeURL(base: authorizeBase, clientID: clientID, scope: scope)
+        Output.stderr("Open this URL in a browser to authorize '\(accountName)':\n\(url)")
+        if !noBrowser { Browser.open(url) }
+        let parameters = try await receiver.waitForRedirect(timeout: timeout.duration)
+        let code = try session.code(from: parameters)
+        let account = try await OAuthSession.with(vault, global) { provider in
+            try await provider.authorize(
+                Account(name: accountName, mode: .refreshToken, clientID: clientID, scopes: scope, tokenURL: tokenURL),
+                clientSecret: clientSecret,
+                code: code,
+                redirectURI: session.redirectURI,
+                codeVerifier: session.codeVerifier
+            )
+        }
+        if global.json {
+            Output.printJSON(Output.accountJSON(account))
+        } else {
+            let refresh =
+                account.storedFields.contains(.refreshToken)
+                ? "refresh token stored" : "no refresh token issued (ask for offline_access)"
+            print(
+                "Logged in '\(account.name)': access token valid until \(account.accessTokenExpiresAt.map { $0.formatted(.iso8601) } ?? "unknown"); \(refresh)."
+            )
+        }
+    }
+}
+
+/// Opens a URL with xdg-open when a graphical session is present; silent otherwise.
+enum Browser {
+    static func open(_ url: String) {
+        guard SecretInput.plainEnvironment("DISPLAY") != nil || SecretInput.plainEnvironment("WAYLAND_DISPLAY") != nil
+        else { return }
+        let opener = "/usr/bin/xdg-open"
+        guard FileManager.default.isExecutableFile(atPath: opener) else { return }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: opener)
+        process.arguments = [url]
+        // The browser must not inherit secrets from our environment.
+        process.environment = ProcessInfo.processInfo.environment.filter { key, _ in
+            ![
+                "SENDCLOUD_VAULT_KEY", "SENDCLOUD_VAULT_PASSPHRASE", "SENDCLOUD_CLIENT_SECRET",
+                "SENDCLOUD_REFRESH_TOKEN",
+                "SENDCLOUD_VAULT_NEW_PASSPHRASE", "SENDCLOUD_VAULT_BACKUP_PASSPHRASE",
+            ].contains(key)
+        }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try? process.run()
+    }
+}

@@ -1,0 +1,103 @@
+import ArgumentParser
+import CredentialVault
+import Foundation
+import SendcloudOAuth
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Refresh: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Refresh the named accounts, or all that expire soon (--all).",
+        discussion: """
+            Named accounts get a new token now. --all refreshes the accounts whose token expires within --ahead \
+            (default 5m) or that have none. reauth-required accounts are skipped (named: exit 80) unless --force, \
+            which also makes --all refresh every account. Progress goes to stderr on a terminal; a summary follows. \
+            Exits 0 when all succeeded, else the failures' common exit code, or 1 if they differ.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Account names.")
+    var names: [String] = []
+
+    @Flag(name: .long, help: "Refresh every account that is due.")
+    var all = false
+
+    @Flag(name: .long, help: "Refresh regardless of expiry, and retry reauth-required accounts at the server.")
+    var force = false
+
+    @Option(name: .long, help: "With --all: accounts expiring within this window are due (90s, 5m, 1h).")
+    var ahead = DurationArgument(.seconds(300))
+
+    @Option(name: .long, help: "Refreshes at the same time.")
+    var concurrency = 4
+
+    @Option(name: .long, help: "At most this many token requests per second (Sendcloud allows bursts of 15/s).")
+    var rate: Double?
+
+    @Option(name: .long, help: "Random delay before each refresh, up to this long (spreads renewals).")
+    var jitter = DurationArgument(.zero)
+
+    func validate() throws {
+        guard all != !names.isEmpty else { throw ValidationError("name accounts or give --all (not both)") }
+        guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
+    }
+
+    func run() async throws {
+        let accountNames = try names.map { try AccountName($0) }
+        let vault = try await global.openVault()
+        var configuration = TokenRefresher.Configuration()
+        configuration.ahead = ahead.duration
+        configuration.concurrency = concurrency
+        configuration.jitter = jitter.duration
+        configuration.maxRequestsPerSecond = rate
+        let outcomes = try await OAuthSession.with(vault, global) { provider in
+            let refresher = TokenRefresher(provider: provider, configuration: configuration, logger: global.logger)
+            return try await refresher.refreshDue(force: force, names: all ? nil : accountNames)
+        }
+        var failures: [(AccountName, CLIError)] = []
+        var refreshed: [[String: Any]] = []
+        let progress = isatty(STDERR_FILENO) == 1 && !global.json
+        for (index, outcome) in outcomes.enumerated() {
+            switch outcome.result {
+            case .success(let token):
+                refreshed.append(["name": outcome.account.rawValue, "expires_at": Output.iso8601(token.expiresAt)])
+                if progress { Output.stderr("[\(index + 1)/\(outcomes.count)] \(outcome.account): ok") }
+            case .failure(let error):
+                let cli = ExitStatus.cliError(for: error)
+                failures.append((outcome.account, cli))
+                if progress { Output.stderr("[\(index + 1)/\(outcomes.count)] \(outcome.account): \(cli.kind)") }
+            }
+        }
+        if global.json {
+            Output.printJSON(
+                [
+                    "refreshed": refreshed,
+                    "failed": failures.map { name, error in
+                        [
+                            "name": name.rawValue, "code": Int(error.exitCode), "kind": error.kind,
+                            "message": error.message,
+                        ]
+                    },
+                ] as [String: Any]
+            )
+        } else {
+            for (name, error) in failures { Output.stderr("\(name): \(error.message)") }
+            print("Refreshed \(refreshed.count) account(s); \(failures.count) failed.")
+        }
+        guard !failures.isEmpty else { return }
+        let codes = Set(failures.map(\.1.exitCode))
+        let code = codes.count == 1 ? codes.first! : ExitStatus.failure
+        throw CLIError(
+            exitCode: code,
+            kind: codes.count == 1 ? failures[0].1.kind : "failure",
+            message: "\(failures.count) of \(outcomes.count) refresh(es) failed"
+        )
+    }
+}

@@ -1,0 +1,210 @@
+import AsyncHTTPClient
+import CredentialVault
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SendcloudTestServer
+import Testing
+
+@testable import SendcloudOAuth
+
+@Suite("Server faults end in the documented outcome and leave the vault usable")
+struct FaultTests {
+    /// Runs `body`, then checks that the account still has its original secrets and works once faults stop.
+    func expectIntactAfterwards(_ h: Harness, _ name: AccountName, refreshToken: String) async throws {
+        h.server.setPermanentFault(nil)
+        let secrets = try await h.vault.openAccount(named: name).secrets
+        #expect(secrets.refreshToken?.string == refreshToken)
+        #expect(try await h.vault.verify().isEmpty)
+        _ = try await h.provider.accessToken(for: name)
+        #expect(try await h.vault.account(named: name).status == .ok)
+    }
+
+    @Test("500 until the attempts run out → serverError after 4 attempts")
+    func internalServerError() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            h.server.setPermanentFault(.internalServerError)
+            let error = await expectOAuthError(.serverError) { try await h.provider.accessToken(for: "acme") }
+            #expect(error?.httpStatus == 500)
+            #expect(h.server.stats.tokenRequests == 4)
+            #expect(try await h.vault.account(named: "acme").lastError?.contains("500") == true)
+            try await expectIntactAfterwards(h, "acme", refreshToken: rt)
+        }
+    }
+
+    @Test("502 with an HTML body → serverError whose message does not quote the body")
+    func badGatewayHTML() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            h.server.setPermanentFault(.badGatewayHTML)
+            let error = await expectOAuthError(.serverError) { try await h.provider.accessToken(for: "acme") }
+            #expect(error?.message.contains("<") == false)
+            try await expectIntactAfterwards(h, "acme", refreshToken: rt)
+        }
+    }
+
+    @Test("one 500 then success: retried transparently")
+    func transientFailure() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("acme")
+            h.server.injectFaults([.internalServerError, .badGatewayHTML])
+            _ = try await h.provider.accessToken(for: "acme")
+            #expect(h.server.stats.tokenRequests == 3)
+            #expect(h.server.stats.refreshGrants == 1)
+        }
+    }
+
+    @Test("429 with Retry-After is honoured and retried; a Retry-After beyond the cap ends the retries")
+    func rateLimited() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            h.server.injectFaults([.tooManyRequests(retryAfter: 1)])
+            _ = try await h.provider.accessToken(for: "acme")
+            #expect(h.server.stats.tokenRequests == 2)
+            _ = rt
+
+            try await h.addRefreshAccount("bolt")
+            h.server.resetStats()
+            h.server.setPermanentFault(.tooManyRequests(retryAfter: 3600))
+            let error = await expectOAuthError(.rateLimited) { try await h.provider.accessToken(for: "bolt") }
+            #expect(error?.httpStatus == 429)
+            #expect(h.server.stats.tokenRequests == 1)
+            h.server.setPermanentFault(nil)
+            _ = try await h.provider.accessToken(for: "bolt")
+        }
+    }
+
+    @Test(
+        "unusable 2xx bodies → invalidResponse at once, not retried",
+        arguments: [FakeSendcloud.Fault.nonJSON200, .missingAccessToken200, .oversizedBody(bytes: 2 << 20)]
+    )
+    func unusableSuccess(fault: FakeSendcloud.Fault) async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            h.server.injectFaults([fault])
+            await expectOAuthError(.invalidResponse) { try await h.provider.accessToken(for: "acme") }
+            #expect(h.server.stats.tokenRequests == 1)
+            try await expectIntactAfterwards(h, "acme", refreshToken: rt)
+        }
+    }
+
+    @Test("a response slower than the request timeout → unreachable after the attempts, vault unchanged")
+    func slow() async throws {
+        // A client-credentials account: a refresh token sent in a request that timed out may still be used by a
+        // server that goes on processing it, which no client can tell (see SECURITY.md).
+        try await withHarness { h in
+            try await h.addClientCredentialsAccount("acme")
+            h.server.setPermanentFault(.slow(seconds: 3))
+            await expectOAuthError(.unreachable) { try await h.provider.accessToken(for: "acme") }
+            #expect(h.server.stats.tokenRequests >= 2)
+            h.server.setPermanentFault(nil)
+            #expect(try await h.vault.verify().isEmpty)
+            #expect(try await h.vault.openAccount(named: "acme").secrets.clientSecret?.string == Harness.clientSecret)
+            _ = try await h.provider.accessToken(for: "acme")
+        }
+    }
+
+    @Test("a reset connection and a refused connection → unreachable")
+    func resetAndRefused() async throws {
+        try await withHarness { h in
+            let resetting = try ResettingServer.start()
+            defer { resetting.stop() }
+            try await h.addRefreshAccount("reset", tokenURL: resetting.url)
+            await expectOAuthError(.unreachable) { try await h.provider.accessToken(for: "reset") }
+            // A port that was just free: nothing listens there.
+            let closed = try ResettingServer.start()
+            let url = closed.url
+            closed.stop()
+            try await h.addRefreshAccount("refused", tokenURL: url)
+            await expectOAuthError(.unreachable) { try await h.provider.accessToken(for: "refused") }
+            #expect(try await h.vault.verify().isEmpty)
+        }
+    }
+
+    @Test("a plain-http token URL to a non-loopback host is refused before any connection")
+    func insecureURL() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("acme", tokenURL: "http://203.0.113.7/oauth2/token")
+            await expectOAuthError(.insecureTokenURL) { try await h.provider.accessToken(for: "acme") }
+            #expect(h.server.stats.tokenRequests == 0)
+        }
+    }
+}
+
+@Suite("Token URL policy, form encoding, PKCE")
+struct PolicyTests {
+    @Test(
+        "https anywhere; http only to loopback",
+        arguments: [
+            ("https://account.sendcloud.com/oauth2/token", true), ("http://127.0.0.1:8080/t", true),
+            ("http://127.1.2.3/t", true), ("http://localhost:1/t", true), ("http://[::1]:9/t", true),
+            ("http://example.com/t", false), ("http://127.0.0.1.example.com/t", false), ("http://10.0.0.1/t", false),
+            ("ftp://127.0.0.1/t", false), ("/relative", false), ("https://", false),
+        ]
+    )
+    func tokenURLPolicy(url: String, allowed: Bool) {
+        #expect(((try? TokenURLPolicy.validate(url)) != nil) == allowed)
+    }
+
+    @Test("HTTP Basic client authentication matches RFC 6749 §2.3.1's example")
+    func basicAuth() {
+        #expect(
+            FormEncoding.basicAuthorization(
+                clientID: "s6BhdRkqt3",
+                clientSecret: SecureBytes(utf8: "7Fjfp0ZBr1KtDRbnfVdmIw")
+            )
+                == "Basic czZCaGRSa3F0Mzo3RmpmcDBaQnIxS3REUmJuZlZkbUl3"
+        )
+    }
+
+    @Test("form bodies are x-www-form-urlencoded")
+    func formBody() {
+        let body = TokenEndpointClient.formBody(for: .refreshToken(SecureBytes(utf8: "a b+c/d=é"), scope: nil))
+        #expect(body.string == "grant_type=refresh_token&refresh_token=a+b%2Bc%2Fd%3D%C3%A9")
+    }
+
+    @Test("PKCE S256 matches RFC 7636 Appendix B")
+    func pkce() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+        let challenge = Array(verifier.utf8).withUnsafeBytes {
+            AuthorizationSession.base64URL(bytes: SHA256Sodium.hash($0))
+        }
+        #expect(challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+    }
+
+    @Test("Retry-After as seconds or HTTP date")
+    func retryAfter() {
+        #expect(TokenEndpointClient.retryAfter(["Retry-After": "7"]) == .seconds(7))
+        #expect(TokenEndpointClient.retryAfter(["Retry-After": "soon"]) == nil)
+        let date = Date().addingTimeInterval(30)
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        let parsed = TokenEndpointClient.retryAfter(["Retry-After": formatter.string(from: date)])
+        #expect(parsed != nil && parsed! > .seconds(20) && parsed! <= .seconds(31))
+    }
+
+    @Test("the loopback receiver ignores other paths and returns the callback's parameters")
+    func loopbackReceiver() async throws {
+        let receiver = try LoopbackRedirectReceiver()
+        #expect(receiver.port > 0)
+        async let parameters = receiver.waitForRedirect(timeout: .seconds(10))
+        let http = TokenEndpointClient.makeHTTPClient()
+        let favicon = try await http.execute(
+            .init(url: "http://127.0.0.1:\(receiver.port)/favicon.ico"),
+            timeout: .seconds(5)
+        )
+        #expect(favicon.status == .notFound)
+        let callback = try await http.execute(
+            .init(url: receiver.redirectURI + "?code=abc%2B1&state=xyz"),
+            timeout: .seconds(5)
+        )
+        #expect(callback.status == .ok)
+        let received = try await parameters
+        #expect(received["code"] == "abc+1")
+        #expect(received["state"] == "xyz")
+        try await http.shutdown()
+    }
+}

@@ -1,0 +1,171 @@
+import AsyncHTTPClient
+import CredentialVault
+import CredentialVaultSQLite
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import SendcloudOAuth
+import SendcloudTestServer
+import Testing
+
+/// A private temporary directory, removed when released.
+final class TempDir: Sendable {
+    let path: String
+
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("scv-oauth-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(
+            at: base,
+            withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700]
+        )
+        path = base.path
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+extension SecureBytes {
+    var string: String { unsafeStringValue() ?? "" }
+}
+
+/// A real SQLite vault, a real fake-Sendcloud server on 127.0.0.1 and a provider wired to both, with short
+/// timeouts and backoffs so that fault tests finish quickly.
+struct Harness {
+    static let clientID = "client id:with/specials"
+    static let clientSecret = "s3cr3t+&=%/ value"
+
+    let dir: TempDir
+    let path: String
+    let key: KeyFileKey
+    let server: FakeSendcloud
+    let http: HTTPClient
+    let vault: CredentialVault
+    let provider: TokenProvider
+    let clientConfiguration: TokenEndpointClient.Configuration
+    let logger: Logger
+
+    static var fastClient: TokenEndpointClient.Configuration {
+        var configuration = TokenEndpointClient.Configuration()
+        configuration.requestTimeout = .milliseconds(800)
+        configuration.connectTimeout = .milliseconds(800)
+        configuration.initialBackoff = .milliseconds(10)
+        configuration.maxBackoff = .milliseconds(40)
+        configuration.overallTimeout = .seconds(10)
+        configuration.maxRetryAfter = .seconds(5)
+        return configuration
+    }
+
+    static func start(logger: Logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }) async throws -> Harness
+    {
+        let dir = try TempDir()
+        let path = dir.path + "/vault.sqlite"
+        let key = KeyFileKey.generate()
+        let vault = try await CredentialVault.create(
+            in: SQLiteCredentialStore(path: path, create: true),
+            slots: [.key(key)],
+            logger: logger
+        )
+        let server = try await FakeSendcloud.start()
+        server.registerClient(id: clientID, secret: clientSecret)
+        let configuration = fastClient
+        let http = TokenEndpointClient.makeHTTPClient(configuration: configuration)
+        let provider = TokenProvider(
+            vault: vault,
+            client: TokenEndpointClient(httpClient: http, configuration: configuration, logger: logger),
+            logger: logger
+        )
+        return Harness(
+            dir: dir,
+            path: path,
+            key: key,
+            server: server,
+            http: http,
+            vault: vault,
+            provider: provider,
+            clientConfiguration: configuration,
+            logger: logger
+        )
+    }
+
+    func stop() async {
+        try? await http.shutdown()
+        await server.stop()
+    }
+
+    /// Another provider over another vault instance of the same file: what another process would have.
+    func secondProvider() async throws -> (TokenProvider, HTTPClient) {
+        let vault = try await CredentialVault.open(SQLiteCredentialStore(path: path), with: .key(key), logger: logger)
+        let http = TokenEndpointClient.makeHTTPClient(configuration: clientConfiguration)
+        return (
+            TokenProvider(
+                vault: vault,
+                client: TokenEndpointClient(httpClient: http, configuration: clientConfiguration, logger: logger),
+                logger: logger
+            ), http
+        )
+    }
+
+    @discardableResult
+    func addRefreshAccount(
+        _ name: AccountName,
+        refreshToken: String? = nil,
+        tokenURL: String? = nil,
+        secret: String = clientSecret
+    ) async throws -> String {
+        let token = refreshToken ?? server.issueRefreshToken(clientID: Self.clientID)
+        try await vault.addAccount(
+            Account(name: name, mode: .refreshToken, clientID: Self.clientID, tokenURL: tokenURL ?? server.tokenURL),
+            secrets: AccountSecrets(clientSecret: SecureBytes(utf8: secret), refreshToken: SecureBytes(utf8: token))
+        )
+        return token
+    }
+
+    func addClientCredentialsAccount(
+        _ name: AccountName,
+        secret: String = clientSecret,
+        tokenURL: String? = nil
+    ) async throws {
+        try await vault.addAccount(
+            Account(
+                name: name,
+                mode: .clientCredentials,
+                clientID: Self.clientID,
+                tokenURL: tokenURL ?? server.tokenURL
+            ),
+            secrets: AccountSecrets(clientSecret: SecureBytes(utf8: secret))
+        )
+    }
+}
+
+/// Runs `body` with a started harness and always stops it.
+func withHarness(_ body: (Harness) async throws -> Void) async throws {
+    let harness = try await Harness.start()
+    do {
+        try await body(harness)
+    } catch {
+        await harness.stop()
+        throw error
+    }
+    await harness.stop()
+}
+
+/// Expects an ``OAuthError`` with `code`; returns it.
+@discardableResult
+func expectOAuthError<R>(
+    _ code: OAuthError.Code,
+    sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> R
+) async -> OAuthError? {
+    do {
+        _ = try await body()
+        Issue.record("expected OAuthError \(code), nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as OAuthError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        return error
+    } catch {
+        Issue.record("expected OAuthError \(code), got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}

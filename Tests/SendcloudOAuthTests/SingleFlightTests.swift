@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import CredentialVault
+import CredentialVaultSQLite
+import Foundation
+import InMemoryLogging
+import Logging
+import NIOCore
+import NIOHTTP1
+import SendcloudOAuth
+import SendcloudTestServer
+import Testing
+
+@Suite("Single flight and the refresher")
+struct SingleFlightTests {
+    @Test("1,000 concurrent accessToken calls on an expired account → exactly one token request")
+    func thousandCallers() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("acme")
+            try await h.addRefreshAccount("other")
+            h.server.injectFaults([.slow(seconds: 0.2)])  // keep the refresh in flight while callers pile up
+            let tokens = try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<1000 { group.addTask { try await h.provider.accessToken(for: "acme").value.string } }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(tokens.count == 1000)
+            #expect(Set(tokens).count == 1)
+            #expect(h.server.stats.tokenRequests == 1)
+            #expect(h.server.stats.refreshGrants == 1)
+            #expect(h.server.isAccessTokenValid(tokens[0]))
+            print("single flight, one process: 1000 callers -> \(h.server.stats.tokenRequests) token request(s)")
+        }
+    }
+
+    @Test("two vault instances of one file (as two processes) refreshing at once → one token request")
+    func twoInstances() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("acme")
+            let (second, http) = try await h.secondProvider()
+            h.server.injectFaults([.slow(seconds: 0.3)])
+            async let a = h.provider.accessToken(for: "acme")
+            async let b = second.accessToken(for: "acme")
+            let (x, y) = try await (a, b)
+            #expect(x.value == y.value)
+            #expect(h.server.stats.tokenRequests == 1)
+            #expect(h.server.stats.invalidGrant == 0)
+            try await http.shutdown()
+        }
+    }
+
+    @Test("a refresh in flight for one account does not block another account")
+    func otherAccountsNotBlocked() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("slow")
+            try await h.addRefreshAccount("fast")
+            h.server.injectFaults([.slow(seconds: 0.6)])  // below the 0.8 s request timeout
+            let slowTask = Task { try await h.provider.accessToken(for: "slow") }
+            // Wait until the slow request has reached the server (and taken the fault).
+            while h.server.stats.tokenRequests == 0 { try await Task.sleep(for: .milliseconds(5)) }
+            // The second request is not faulted: it completes while the first is still held up.
+            _ = try await h.provider.accessToken(for: "fast")
+            #expect(h.server.stats.refreshGrants == 1)
+            _ = try await slowTask.value
+            #expect(h.server.stats.refreshGrants == 2)
+        }
+    }
+
+    @Test("the refresher refreshes due accounts only, with bounded concurrency and a rate cap")
+    func refresher() async throws {
+        try await withHarness { h in
+            for i in 0..<6 { try await h.addRefreshAccount(try AccountName("due-\(i)")) }
+            try await h.addClientCredentialsAccount("cc")
+            try await h.addRefreshAccount("fresh")
+            _ = try await h.provider.accessToken(for: "fresh")
+            try await h.addRefreshAccount("broken", refreshToken: "rt_unknown")
+            try await h.vault.addAccount(
+                Account(name: "legacy", mode: .basic, clientID: "p", tokenURL: h.server.tokenURL),
+                secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "s"))
+            )
+            _ = try? await h.provider.accessToken(for: "broken")
+            h.server.resetStats()
+
+            var configuration = TokenRefresher.Configuration()
+            configuration.concurrency = 3
+            configuration.jitter = .milliseconds(20)
+            configuration.maxRequestsPerSecond = 50
+            let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
+            let due = try await refresher.dueAccounts()
+            #expect(Set(due.map(\.rawValue)) == Set((0..<6).map { "due-\($0)" } + ["cc"]))
+            let outcomes = try await refresher.refreshDue()
+            #expect(outcomes.count == 7)
+            #expect(outcomes.allSatisfy { if case .success = $0.result { true } else { false } })
+            #expect(h.server.stats.refreshGrants == 6)
+            #expect(h.server.stats.clientCredentialsGrants == 1)
+            #expect(try await refresher.dueAccounts().isEmpty)
+
+            // force: everything but basic, reauth-required included (which fails again here).
+            let forced = try await refresher.refreshDue(force: true)
+            #expect(forced.count == 9)
+            #expect(forced.filter { if case .failure = $0.result { true } else { false } }.map(\.account) == ["broken"])
+        }
+    }
+
+    @Test("the refresher runs as a Service and stops on graceful shutdown")
+    func refresherService() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("acme")
+            var configuration = TokenRefresher.Configuration()
+            configuration.interval = .milliseconds(50)
+            configuration.jitter = .zero
+            let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
+            let task = Task { try await refresher.run() }
+            for _ in 0..<100 where h.server.stats.refreshGrants == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            task.cancel()
+            try await task.value
+            #expect(h.server.stats.refreshGrants == 1)
+            #expect(try await h.vault.account(named: "acme").accessTokenExpiresAt != nil)
+        }
+    }
+
+    @Test("logs of refreshes, failures and reauthorization contain no token or secret")
+    func logsHaveNoSecrets() async throws {
+        let handler = InMemoryLogHandler()
+        var logger = Logger(label: "test") { _ in handler }
+        logger.logLevel = .trace
+        let h = try await Harness.start(logger: logger)
+        do {
+            let rt = try await h.addRefreshAccount("acme")
+            try await h.addClientCredentialsAccount("cc")
+            let token = try await h.provider.accessToken(for: "acme")
+            let cc = try await h.provider.accessToken(for: "cc")
+            h.server.injectFaults([.internalServerError, .nonJSON200])
+            _ = try? await h.provider.refresh("acme")
+            try await h.addRefreshAccount("bad", refreshToken: "rt_LEAKCHECK_unknown")
+            _ = try? await h.provider.accessToken(for: "bad")
+            let rotated = try #require(try await h.vault.openAccount(named: "acme").secrets.refreshToken?.string)
+            let text = handler.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+            #expect(text.contains("acme"))
+            for secret in [
+                rt, rotated, token.value.string, cc.value.string, Harness.clientSecret, "rt_LEAKCHECK_unknown",
+            ] {
+                #expect(!text.contains(secret))
+            }
+            #expect(!String(describing: token).contains(token.value.string))
+        }
+        await h.stop()
+    }
+}
