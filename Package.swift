@@ -75,6 +75,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "vault-bench",
+            dependencies: [
+                "CSodium",
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/vault-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "seal-and-read",
             dependencies: ["CredentialVault", "CredentialVaultSQLite"],
             path: "Examples/seal-and-read",

@@ -71,10 +71,12 @@ public protocol CredentialStore: Sendable {
     /// Runs `body` while holding an exclusive lock on account `name` that every user of the same storage
     /// respects: other tasks, other processes (SQLite: an OS file lock that the kernel releases if the holder
     /// dies) and other hosts (PostgreSQL: a database lock). Locks of other accounts are independent. Throws
-    /// ``VaultError/Code/lockTimeout`` if the lock is not obtained within `timeout`.
+    /// ``VaultError/Code/lockTimeout`` if the lock is not obtained within `timeout`. `body` runs in the caller's
+    /// isolation (`isolation` defaults to `#isolation` through the extension below).
     func withAccountLock<T: Sendable>(
         _ name: AccountName,
         timeout: Duration,
+        isolation: isolated (any Actor)?,
         _ body: () async throws -> T
     ) async throws -> T
 
@@ -93,4 +95,16 @@ public protocol CredentialStore: Sendable {
         records: [StoredAccount],
         expectedGenerations: [AccountName: Int64]
     ) async throws
+}
+
+extension CredentialStore {
+    /// ``withAccountLock(_:timeout:isolation:_:)`` in the caller's isolation.
+    public func withAccountLock<T: Sendable>(
+        _ name: AccountName,
+        timeout: Duration,
+        _ body: () async throws -> T,
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws -> T {
+        try await withAccountLock(name, timeout: timeout, isolation: isolation, body)
+    }
 }

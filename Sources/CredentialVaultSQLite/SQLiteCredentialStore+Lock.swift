@@ -21,6 +21,7 @@ extension SQLiteCredentialStore {
     public func withAccountLock<T: Sendable>(
         _ name: AccountName,
         timeout: Duration,
+        isolation: isolated (any Actor)?,
         _ body: () async throws -> T
     ) async throws -> T {
         let fd = try openLockFile(name)

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CredentialVault
-import SendcloudOAuth
 import Foundation
+import SendcloudOAuth
 
 @main
 struct SendcloudVault: AsyncParsableCommand {

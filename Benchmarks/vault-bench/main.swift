@@ -1,0 +1,172 @@
+// Benchmark harness (not run by the tests): `swift run -c release vault-bench [--quick]`.
+// Prints a Markdown table: each vault operation beside the raw libsodium / SQLite cost measured in the same run.
+import CredentialVault
+import CredentialVaultSQLite
+import Foundation
+import GRDB
+import Logging
+
+let quick = CommandLine.arguments.contains("--quick")
+let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+RawSodium.initialize()
+
+struct Row {
+    var name: String
+    var iterations: Int
+    var median: Double  // microseconds
+    var p90: Double
+}
+var rows: [Row] = []
+
+/// Runs `body` `iterations` times in `rounds` rounds and records the per-call median and p90 of the rounds.
+@MainActor
+func measure(_ name: String, iterations: Int, rounds: Int = 7, _ body: () async throws -> Void) async rethrows {
+    var samples: [Double] = []
+    try await body()  // warm-up
+    for _ in 0..<rounds {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for _ in 0..<iterations { try await body() }
+        let elapsed = clock.now - start
+        samples.append(
+            Double(elapsed.components.attoseconds) / 1e12 / Double(iterations)
+                + Double(elapsed.components.seconds) * 1e6 / Double(iterations)
+        )
+    }
+    samples.sort()
+    rows.append(
+        Row(
+            name: name,
+            iterations: iterations,
+            median: samples[samples.count / 2],
+            p90: samples[Int(Double(samples.count - 1) * 0.9)]
+        )
+    )
+    FileHandle.standardError.write(Data("\(name): \(String(format: "%.2f", samples[samples.count / 2])) µs\n".utf8))
+}
+
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vault-bench-\(UUID().uuidString)").path
+try FileManager.default.createDirectory(
+    atPath: dir,
+    withIntermediateDirectories: true,
+    attributes: [.posixPermissions: 0o700]
+)
+defer { try? FileManager.default.removeItem(atPath: dir) }
+
+let n = quick ? 200 : 2000
+
+// 1. Sealing: raw libsodium vs a vault round trip in memory is not public; compare at the record level below.
+let key = (0..<32).map { UInt8($0) }
+let ad = [UInt8](repeating: 7, count: 48)
+let token = [UInt8](repeating: 0x41, count: 1024)
+var sealed: [UInt8] = []
+var nonce = RawSodium.randomNonce()
+await measure("raw libsodium: XChaCha20-Poly1305 seal 1 KiB (+ random nonce)", iterations: n * 10) {
+    nonce = RawSodium.randomNonce()
+    sealed = RawSodium.seal(token, key: key, nonce: nonce, ad: ad)
+}
+await measure("raw libsodium: XChaCha20-Poly1305 open 1 KiB", iterations: n * 10) {
+    _ = RawSodium.open(sealed, key: key, nonce: nonce, ad: ad)
+}
+
+// 2. Records in a real SQLite vault file.
+let path = dir + "/vault.sqlite"
+let vaultKey = KeyFileKey.generate()
+let vault = try await CredentialVault.create(
+    in: SQLiteCredentialStore(path: path, create: true),
+    slots: [.key(vaultKey)],
+    logger: logger
+)
+let secret = String(repeating: "s", count: 40)
+let refresh = String(repeating: "r", count: 64)
+let access = String(repeating: "a", count: 1024)
+func addAccounts(_ range: Range<Int>) async throws {
+    for i in range {
+        try await vault.addAccount(
+            Account(
+                name: try AccountName("tenant-\(i)"),
+                mode: .refreshToken,
+                clientID: "client-\(i)",
+                tokenURL: "https://account.sendcloud.com/oauth2/token"
+            ),
+            secrets: AccountSecrets(
+                clientSecret: SecureBytes(utf8: secret),
+                refreshToken: SecureBytes(utf8: refresh),
+                accessToken: SecureBytes(utf8: access)
+            )
+        )
+    }
+}
+try await addAccounts(0..<10)
+let raw = try DatabaseQueue(path: path)
+await measure("raw SQLite (GRDB): SELECT one account row by name, 10 accounts", iterations: n) {
+    _ = try! raw.read { try Row_.fetch($0, "tenant-5") }
+}
+try await measure("vault: openAccount (read + open 3 secrets), 10 accounts", iterations: n) {
+    _ = try await vault.openAccount(named: "tenant-5")
+}
+let total = quick ? 1000 : 10_000
+try await addAccounts(10..<total)
+await measure("raw SQLite (GRDB): SELECT one account row by name, \(total) accounts", iterations: n) {
+    _ = try! raw.read { try Row_.fetch($0, "tenant-\(total / 2)") }
+}
+try await measure("vault: openAccount (read + open 3 secrets), \(total) accounts", iterations: n) {
+    _ = try await vault.openAccount(named: try AccountName("tenant-\(total / 2)"))
+}
+
+// 3. Durable writes (synchronous=FULL, one transaction each).
+try raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+let writes = quick ? 50 : 300
+await measure("raw SQLite (GRDB): UPDATE one row, 1 transaction, synchronous=FULL", iterations: writes) {
+    try! raw.write { try $0.execute(sql: "UPDATE account SET updated_at = updated_at + 1 WHERE name = 'tenant-7'") }
+}
+var current = try await vault.openAccount(named: "tenant-8")
+try await measure("vault: updateAccount (reseal 3 secrets + CAS write), synchronous=FULL", iterations: writes) {
+    current.account = try await vault.updateAccount(
+        current.account,
+        secrets: current.secrets,
+        expectedGeneration: current.account.generation
+    )
+}
+
+// 4. Unlocking.
+let passphraseVaultPath = dir + "/pass.sqlite"
+_ = try await CredentialVault.create(
+    in: SQLiteCredentialStore(path: passphraseVaultPath, create: true),
+    slots: [.passphrase(SecureBytes(utf8: "correct horse battery staple"))],
+    logger: logger
+)
+let salt = [UInt8](repeating: 3, count: 16)
+await measure("raw libsodium: Argon2id INTERACTIVE (2 passes, 64 MiB)", iterations: 1, rounds: quick ? 3 : 7) {
+    _ = RawSodium.argon2idInteractive(Array("correct horse battery staple".utf8), salt: salt)
+}
+try await measure("vault: open with passphrase (file open + Argon2id + unwrap)", iterations: 1, rounds: quick ? 3 : 7) {
+    _ = try await CredentialVault.open(
+        SQLiteCredentialStore(path: passphraseVaultPath),
+        with: .passphrase(SecureBytes(utf8: "correct horse battery staple")),
+        logger: logger
+    )
+}
+try await measure("vault: open with key file (file open + unwrap)", iterations: quick ? 20 : 200) {
+    _ = try await CredentialVault.open(SQLiteCredentialStore(path: path), with: .key(vaultKey), logger: logger)
+}
+
+// 5. The per-account lock (flock) uncontended.
+let store = try SQLiteCredentialStore(path: path)
+try await measure("vault: withAccountLock (flock acquire + release), uncontended", iterations: n) {
+    try await store.withAccountLock("tenant-3", timeout: .seconds(5)) {}
+}
+
+print("| operation | median µs | p90 µs | calls/round |")
+print("|---|---:|---:|---:|")
+for row in rows {
+    print(
+        "| \(row.name) | \(String(format: "%.2f", row.median)) | \(String(format: "%.2f", row.p90)) | \(row.iterations) |"
+    )
+}
+
+enum Row_ {
+    static func fetch(_ db: Database, _ name: String) throws -> GRDB.Row? {
+        try GRDB.Row.fetchOne(db, sql: "SELECT * FROM account WHERE name = ?", arguments: [name])
+    }
+}
