@@ -153,7 +153,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["sendcloud-vault", "SendcloudTestServer"],
+            dependencies: [
+                "sendcloud-vault",
+                "SendcloudTestServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

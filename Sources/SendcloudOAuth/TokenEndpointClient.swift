@@ -58,6 +58,9 @@ public struct TokenEndpointClient: Sendable {
             )
         )
         config.httpVersion = .automatic
+        // Fail a refused connection at once and let requestToken's own loop (with its backoff and deadline)
+        // decide about retrying, instead of the pool re-dialling until the request times out.
+        config.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 

@@ -280,9 +280,11 @@ final class CLIHarness: Sendable {
 
     /// The permission bits of `path`.
     func mode(of path: String) throws -> mode_t {
-        var st = stat()
-        guard stat(path, &st) == 0 else { throw HarnessError(description: "cannot stat \(path)") }
-        return st.st_mode & 0o7777
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        guard let mode = attributes[.posixPermissions] as? Int else {
+            throw HarnessError(description: "cannot stat \(path)")
+        }
+        return mode_t(mode & 0o7777)
     }
 
     func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }

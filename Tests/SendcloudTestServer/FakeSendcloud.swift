@@ -83,7 +83,7 @@ public final class FakeSendcloud: Sendable {
     public static func start() async throws -> FakeSendcloud {
         let core = FakeSendcloudCore()
         let router = Router()
-        router.post("/oauth2/token") { request, _ in try await core.token(request) }
+        router.post("/oauth2/token") { request, _ in await core.token(request) }
         router.get("/oauth2/auth") { request, _ in core.authorize(request) }
 
         let logger = Logger(label: "FakeSendcloud", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -124,6 +124,13 @@ public final class FakeSendcloud: Sendable {
         core.state.withLock { $0.stopping = true }
         await group.triggerGracefulShutdown()
         await runTask.value
+    }
+
+    deinit {
+        // A server that was not stopped still shuts down once dropped (stop() makes this a no-op).
+        core.state.withLock { $0.stopping = true }
+        let group = self.group
+        Task { await group.triggerGracefulShutdown() }
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }

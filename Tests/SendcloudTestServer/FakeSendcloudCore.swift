@@ -12,9 +12,15 @@ final class FakeSendcloudCore: Sendable {
 
     // MARK: Token endpoint
 
-    func token(_ request: Request) async throws -> Response {
+    func token(_ request: Request) async -> Response {
         var request = request
-        let body = try await request.collectBody(upTo: Self.maximumBodySize)
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: Self.maximumBodySize)
+        } catch {
+            state.withLock { $0.stats.tokenRequests += 1 }
+            return Self.error(413, "invalid_request", hint: "The request body is larger than 1 MiB.")
+        }
         let authorization = request.headers[.authorization]
         let isForm = Self.isFormContentType(request.headers[.contentType])
         let form = isForm ? try? Encoding.decodeForm(String(buffer: body)) : nil
@@ -261,7 +267,8 @@ final class FakeSendcloudCore: Sendable {
             return error(
                 400,
                 "invalid_state",
-                description: "The state is missing or does not have enough characters and is therefore considered too weak.",
+                description:
+                    "The state is missing or does not have enough characters and is therefore considered too weak.",
                 hint: "Request parameter 'state' must be at least be 8 characters long to ensure sufficient entropy."
             )
         }
@@ -269,7 +276,8 @@ final class FakeSendcloudCore: Sendable {
             return error(
                 400,
                 "invalid_request",
-                hint: "Clients must include a code_challenge when performing the authorize code flow, but it is missing."
+                hint:
+                    "Clients must include a code_challenge when performing the authorize code flow, but it is missing."
             )
         }
         guard query["code_challenge_method"] == "S256" else {

@@ -9,8 +9,8 @@ import Musl
 import Darwin
 #endif
 
-/// A TCP listener on 127.0.0.1 that accepts connections and resets them at once (`SO_LINGER` 0, then close),
-/// to test how a client handles "connection reset by peer".
+/// A TCP listener on 127.0.0.1 that accepts connections and resets them (`SO_LINGER` 0, then close) as soon as
+/// the request has arrived, without answering: to test how a client handles "connection reset by peer".
 public final class ResettingServer: Sendable {
     public struct SocketError: Error, CustomStringConvertible {
         public var operation: String
@@ -18,15 +18,13 @@ public final class ResettingServer: Sendable {
         public var description: String { "\(operation) failed: \(String(cString: strerror(code)))" }
     }
 
-    private let listener: Int32
-    private let finished = DispatchSemaphore(value: 0)
-    private let stopped = Mutex(false)
+    private let loop: AcceptLoop
     public let port: Int
 
     public var url: String { "http://127.0.0.1:\(port)/oauth2/token" }
 
-    private init(listener: Int32, port: Int) {
-        self.listener = listener
+    private init(loop: AcceptLoop, port: Int) {
+        self.loop = loop
         self.port = port
     }
 
@@ -58,11 +56,12 @@ public final class ResettingServer: Sendable {
             guard named == 0 else { throw SocketError(operation: "getsockname", code: errno) }
             let port = Int(UInt16(bigEndian: address.sin_port))
 
-            let server = ResettingServer(listener: descriptor, port: port)
-            let thread = Thread { [server] in server.acceptLoop() }
+            let loop = AcceptLoop(listener: descriptor)
+            // The thread holds the loop, not the server, so that dropping the server stops it (deinit).
+            let thread = Thread { [loop] in loop.run() }
             thread.name = "ResettingServer"
             thread.start()
-            return server
+            return ResettingServer(loop: loop, port: port)
         } catch {
             close(descriptor)
             throw error
@@ -71,6 +70,32 @@ public final class ResettingServer: Sendable {
 
     /// Stops accepting, waits for the accept thread to end and closes the listener. Calling it again does nothing.
     public func stop() {
+        loop.stop()
+    }
+
+    deinit {
+        loop.stop()
+    }
+
+    #if canImport(Glibc)
+    private static let streamType = Int32(SOCK_STREAM.rawValue)
+    #else
+    private static let streamType = SOCK_STREAM
+    #endif
+}
+
+/// The listening socket and its accept thread.
+private final class AcceptLoop: Sendable {
+    private let listener: Int32
+    private let finished = DispatchSemaphore(value: 0)
+    private let stopped = Mutex(false)
+
+    init(listener: Int32) {
+        self.listener = listener
+    }
+
+    /// Stops accepting, waits for the accept thread to end and closes the listener. Idempotent.
+    func stop() {
         let alreadyStopped = stopped.withLock { stopped in
             defer { stopped = true }
             return stopped
@@ -82,11 +107,7 @@ public final class ResettingServer: Sendable {
         close(listener)
     }
 
-    deinit {
-        stop()
-    }
-
-    private func acceptLoop() {
+    func run() {
         defer { finished.signal() }
         while true {
             let connection = accept(listener, nil, nil)
@@ -98,15 +119,52 @@ public final class ResettingServer: Sendable {
                 close(connection)
                 return
             }
+            Self.readRequest(connection)
             var lingerOption = linger(l_onoff: 1, l_linger: 0)
             _ = setsockopt(connection, SOL_SOCKET, SO_LINGER, &lingerOption, socklen_t(MemoryLayout<linger>.size))
             close(connection)
         }
     }
 
-    #if canImport(Glibc)
-    private static let streamType = Int32(SOCK_STREAM.rawValue)
-    #else
-    private static let streamType = SOCK_STREAM
-    #endif
+    /// Reads the request (head and `Content-Length` body, each read waiting at most a second) so that the reset
+    /// reaches a client that is waiting for the response. Resetting before the request has been read makes
+    /// AsyncHTTPClient treat it as a failed connection attempt and retry until its deadline.
+    private static func readRequest(_ connection: Int32) {
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        _ = setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
+        var expectedTotal: Int?
+        while received.count < 1 << 20 {
+            if let expectedTotal, received.count >= expectedTotal { return }
+            let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress!, $0.count, 0) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { return }
+            received.append(contentsOf: chunk[0..<count])
+            if expectedTotal == nil, let end = headEnd(received) {
+                expectedTotal = end + contentLength(head: received[0..<end])
+            }
+        }
+    }
+
+    /// The offset just past the `\r\n\r\n` ending the request head.
+    private static func headEnd(_ bytes: [UInt8]) -> Int? {
+        let terminator: [UInt8] = [13, 10, 13, 10]
+        guard bytes.count >= 4 else { return nil }
+        for start in 0...(bytes.count - 4) where bytes[start..<start + 4].elementsEqual(terminator) {
+            return start + 4
+        }
+        return nil
+    }
+
+    private static func contentLength(head: ArraySlice<UInt8>) -> Int {
+        let text = String(decoding: head, as: UTF8.self)
+        for line in text.split(separator: "\r\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "content-length" {
+                return Int(parts[1].trimmingCharacters(in: .whitespaces)) ?? 0
+            }
+        }
+        return 0
+    }
 }

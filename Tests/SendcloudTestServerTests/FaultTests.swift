@@ -111,9 +111,9 @@ struct FaultTests {
             #expect(reply.status == 200)
             #expect(!server.isRefreshTokenActive(token))
 
-            let fastStart = clock.now
+            // The fault was consumed: the next request is answered without one (no upper time bound is asserted:
+            // tests here never assert speed).
             _ = try await client.token(server, [("grant_type", "client_credentials")])
-            #expect(clock.now - fastStart < .milliseconds(300))
             #expect(server.stats.faultsServed == 1)
         }
     }
@@ -141,10 +141,8 @@ struct FaultTests {
         while server.stats.tokenRequests == 0 {
             try await Task.sleep(for: .milliseconds(10))
         }
-        let clock = ContinuousClock()
-        let start = clock.now
+        // stop() returns without serving out the 20 s delay (otherwise this test would take 20 s; not asserted).
         await server.stop()
-        #expect(clock.now - start < .seconds(5))
         _ = await request.result
         try await http.shutdown()
     }
@@ -159,13 +157,11 @@ struct ResettingServerTests {
         #expect(server.url == "http://127.0.0.1:\(server.port)/oauth2/token")
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         for _ in 0..<3 {
-            let clock = ContinuousClock()
-            let start = clock.now
-            do {
+            let error = await #expect(throws: (any Error).self) {
                 _ = try await TestClient(http: http).post(server.url, body: "grant_type=client_credentials")
-            } catch {
-                print("DEBUG", error, clock.now - start)
             }
+            // A reset, not a timeout after AsyncHTTPClient retried connecting.
+            #expect(String(describing: error).lowercased().contains("reset"))
         }
         try await http.shutdown()
         server.stop()

@@ -155,7 +155,10 @@ struct TokenEndpointTests {
             #expect(afterRevocation.status == 400)
             #expect(afterRevocation.string("error") == "invalid_grant")
 
-            let unknown = try await client.token(server, [("grant_type", "refresh_token"), ("refresh_token", "rt_nope")])
+            let unknown = try await client.token(
+                server,
+                [("grant_type", "refresh_token"), ("refresh_token", "rt_nope")]
+            )
             #expect(unknown.string("error") == "invalid_grant")
             #expect(server.stats.invalidGrant == 3)
             #expect(server.stats.refreshGrants == 1)
