@@ -23,14 +23,7 @@ struct Add: AsyncParsableCommand {
     @Argument(help: "Account name: 1-128 of A-Z a-z 0-9 . _ - @, starting with a letter or digit.")
     var name: String
 
-    @Option(name: .long, help: "OAuth client id (Sendcloud public key). Not a secret.")
-    var clientID: String
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Read the client secret from this file ('-' for stdin).", valueName: "path")
-    )
-    var clientSecretFile: String?
+    @OptionGroup var client: ClientOptions
 
     @Option(name: .long, help: "client-credentials, refresh-token or basic.")
     var mode: AccountMode?
@@ -56,9 +49,6 @@ struct Add: AsyncParsableCommand {
 
     @Option(name: .long, help: "OAuth scopes, space-separated (client-credentials default: api).")
     var scope: String?
-
-    @Option(name: .long, help: "Token endpoint URL for this account.")
-    var tokenURL: String?
 
     func validate() throws {
         if code != nil && refreshTokenFile != nil {
@@ -91,14 +81,11 @@ struct Add: AsyncParsableCommand {
         default:
             break
         }
-        guard !clientID.isEmpty, !clientID.contains(where: \.isNewline) else {
-            throw CLIError.usage("--client-id is empty or malformed")
-        }
-        let tokenURL = try OAuthSession.tokenURL(self.tokenURL)
-        let clientSecret = try Self.clientSecret(clientSecretFile, input)
+        let tokenURL = try client.chosenTokenURL()
+        let clientSecret = try client.clientSecret(input)
         let verifier = try codeVerifierFile.map { try input.file($0, what: "code verifier", requirePrivate: false) }
         let vault = try await global.openVault(input)
-        let new = Account(name: accountName, mode: mode, clientID: clientID, scopes: scope, tokenURL: tokenURL)
+        let new = Account(name: accountName, mode: mode, clientID: client.clientID, scopes: scope, tokenURL: tokenURL)
         let account: Account
         if let code, let redirectURI {
             if try await vault.store.account(named: accountName) != nil {
@@ -124,16 +111,6 @@ struct Add: AsyncParsableCommand {
         } else {
             print("Added account \(account.name) (\(account.mode.rawValue)).")
         }
-    }
-
-    /// `--client-secret-file`, `SENDCLOUD_CLIENT_SECRET`, or a prompt on a terminal.
-    static func clientSecret(_ path: String?, _ input: SecretInput) throws -> SecureBytes {
-        if let path { return try input.file(path, what: "client secret", requirePrivate: false) }
-        if let value = SecretInput.environment("SENDCLOUD_CLIENT_SECRET") { return value }
-        guard SecretInput.isInteractive else {
-            throw CLIError.usage("a client secret is needed: use --client-secret-file or SENDCLOUD_CLIENT_SECRET")
-        }
-        return try SecretInput.prompt("Client secret: ")
     }
 }
 

@@ -20,14 +20,7 @@ struct Login: AsyncParsableCommand {
     @Argument(help: "Account name.")
     var name: String
 
-    @Option(name: .long, help: "OAuth client id (Sendcloud public key).")
-    var clientID: String
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Read the client secret from this file ('-' for stdin).", valueName: "path")
-    )
-    var clientSecretFile: String?
+    @OptionGroup var client: ClientOptions
 
     @Option(name: .long, help: "Scopes to ask for; a refresh token needs offline_access.")
     var scope = "api offline_access"
@@ -38,29 +31,32 @@ struct Login: AsyncParsableCommand {
     @Flag(name: .long, help: "Do not try to open a browser; only print the URL.")
     var noBrowser = false
 
-    @Option(name: .long, help: "Token endpoint URL for this account.")
-    var tokenURL: String?
-
     @Option(name: .long, help: "Give up waiting for the browser after this long.")
     var timeout = DurationArgument(.seconds(300))
 
     func run() async throws {
         let accountName = try AccountName(name)
-        let tokenURL = try OAuthSession.tokenURL(self.tokenURL)
+        let tokenURL = try client.chosenTokenURL()
         let authorizeBase = try OAuthSession.authorizeURL()
         let input = SecretInput()
-        let clientSecret = try Add.clientSecret(clientSecretFile, input)
+        let clientSecret = try client.clientSecret(input)
         let vault = try await global.openVault(input)
         let receiver = try LoopbackRedirectReceiver(port: port)
         let session = AuthorizationSession(redirectURI: receiver.redirectURI)
-        let url = try session.authorizeURL(base: authorizeBase, clientID: clientID, scope: scope)
+        let url = try session.authorizeURL(base: authorizeBase, clientID: client.clientID, scope: scope)
         Output.stderr("Open this URL in a browser to authorize '\(accountName)':\n\(url)")
         if !noBrowser { Browser.open(url) }
         let parameters = try await receiver.waitForRedirect(timeout: timeout.duration)
         let code = try session.code(from: parameters)
         let account = try await OAuthSession.with(vault, global) { provider in
             try await provider.authorize(
-                Account(name: accountName, mode: .refreshToken, clientID: clientID, scopes: scope, tokenURL: tokenURL),
+                Account(
+                    name: accountName,
+                    mode: .refreshToken,
+                    clientID: client.clientID,
+                    scopes: scope,
+                    tokenURL: tokenURL
+                ),
                 clientSecret: clientSecret,
                 code: code,
                 redirectURI: session.redirectURI,

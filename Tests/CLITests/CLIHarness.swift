@@ -244,6 +244,18 @@ final class CLIHarness: Sendable {
         )
     }
 
+    /// Creates the vault with `acme` (client-credentials, client secret `secrets[0]`) and `bolt` (refresh-token,
+    /// client secret `secrets[1]` and refresh token `secrets[2]`, both from the environment).
+    func seedTwoAccounts(_ secrets: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        try await initVault(sourceLocation: sourceLocation)
+        try await addAccount("acme", secret: secrets[0], sourceLocation: sourceLocation)
+        try await succeed(
+            ["add", "bolt", "--client-id", "pub-bolt"],
+            env: ["SENDCLOUD_CLIENT_SECRET": secrets[1], "SENDCLOUD_REFRESH_TOKEN": secrets[2]],
+            sourceLocation: sourceLocation
+        )
+    }
+
     /// `show NAME --reveal --json`, parsed.
     func reveal(
         _ name: String,

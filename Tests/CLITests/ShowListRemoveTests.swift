@@ -109,14 +109,7 @@ struct ListTests {
 
     init() throws { cli = try CLIHarness() }
 
-    private func setUp() async throws {
-        try await cli.initVault()
-        try await cli.addAccount("acme", secret: secrets[0])
-        try await cli.succeed(
-            ["add", "bolt", "--client-id", "pub-bolt"],
-            env: ["SENDCLOUD_CLIENT_SECRET": secrets[1], "SENDCLOUD_REFRESH_TOKEN": secrets[2]]
-        )
-    }
+    private func setUp() async throws { try await cli.seedTwoAccounts(secrets) }
 
     @Test("text: a header and one row per account, no secrets")
     func text() async throws {

@@ -8,14 +8,7 @@ struct VerifyTests {
 
     init() throws { cli = try CLIHarness() }
 
-    private func setUp() async throws {
-        try await cli.initVault()
-        try await cli.addAccount("acme", secret: secrets[0])
-        try await cli.succeed(
-            ["add", "bolt", "--client-id", "pub-bolt"],
-            env: ["SENDCLOUD_CLIENT_SECRET": secrets[1], "SENDCLOUD_REFRESH_TOKEN": secrets[2]]
-        )
-    }
+    private func setUp() async throws { try await cli.seedTwoAccounts(secrets) }
 
     @Test("a sound vault: 0")
     func clean() async throws {
