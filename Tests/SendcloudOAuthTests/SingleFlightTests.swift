@@ -64,6 +64,43 @@ struct SingleFlightTests {
         }
     }
 
+    @Test("a lock held elsewhere past the lock timeout → lockTimeout; the account is untouched and works afterwards")
+    func lockTimeout() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            var configuration = TokenProvider.Configuration()
+            configuration.lockTimeout = .milliseconds(200)
+            let provider = TokenProvider(
+                vault: h.vault,
+                client: TokenEndpointClient(httpClient: h.http, configuration: h.clientConfiguration, logger: h.logger),
+                configuration: configuration,
+                logger: h.logger
+            )
+            // Another holder (a separate store instance: another open file description, as another process).
+            let other = try SQLiteCredentialStore(path: h.path)
+            let holding = AsyncStream.makeStream(of: Void.self)
+            let release = AsyncStream.makeStream(of: Void.self)
+            let holder = Task {
+                try await other.withAccountLock("acme", timeout: .seconds(5)) {
+                    holding.continuation.yield()
+                    for await _ in release.stream { break }
+                }
+            }
+            for await _ in holding.stream { break }
+            do {
+                _ = try await provider.accessToken(for: "acme")
+                Issue.record("expected a lock timeout")
+            } catch let error as VaultError {
+                #expect(error.code == .lockTimeout)
+            }
+            #expect(h.server.stats.tokenRequests == 0)
+            release.continuation.yield()
+            try await holder.value
+            #expect(try await h.vault.openAccount(named: "acme").secrets.refreshToken?.string == rt)
+            _ = try await provider.accessToken(for: "acme")
+        }
+    }
+
     @Test("the refresher refreshes due accounts only, with bounded concurrency and a rate cap")
     func refresher() async throws {
         try await withHarness { h in
