@@ -52,8 +52,12 @@ public protocol CredentialStore: Sendable {
     /// The record of `name`, or `nil`.
     func account(named name: AccountName) async throws -> StoredAccount?
 
-    /// All records, ordered by name.
+    /// All records, ordered by name. Throws ``VaultError/Code/integrityFailure`` if any row is malformed.
     func accounts() async throws -> [StoredAccount]
+
+    /// All records, ordered by name, each decoded or with its decoding error (for `verify`, which reports every
+    /// problem instead of stopping at the first).
+    func accountRecords() async throws -> [Result<StoredAccount, VaultError>]
 
     /// Inserts a new record. Throws ``VaultError/Code/alreadyExists`` if the name is taken, and
     /// ``VaultError/Code/conflict`` if `record.keyID` is no longer the header's key id (a rotation ran).

@@ -228,9 +228,14 @@ public final class CredentialVault: Sendable {
                 Problem(message: "key slot \(slot.id) wraps key \(slot.keyID), not the current key \(key.id)")
             )
         }
-        for record in try await store.accounts() {
-            do { _ = try open(record, with: key) } catch {
-                problems.append(Problem(account: record.account.name, message: error.message))
+        for result in try await store.accountRecords() {
+            switch result {
+            case .success(let record):
+                do { _ = try open(record, with: key) } catch {
+                    problems.append(Problem(account: record.account.name, message: error.message))
+                }
+            case .failure(let error):
+                problems.append(Problem(message: error.message))
             }
         }
         return problems

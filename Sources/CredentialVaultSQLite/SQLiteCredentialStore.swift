@@ -248,8 +248,18 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func accounts() async throws -> [StoredAccount] {
+        try await accountRecords().map { try $0.get() }
+    }
+
+    public func accountRecords() async throws -> [Result<StoredAccount, VaultError>] {
         try await run(queue.read) { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY name").map(Self.account(from:))
+            try Row.fetchAll(db, sql: "SELECT * FROM account ORDER BY name").map { row in
+                do { return .success(try Self.account(from: row)) } catch let error as VaultError {
+                    return .failure(error)
+                } catch {
+                    return .failure(VaultError(.integrityFailure, "an account record is malformed"))
+                }
+            }
         }
     }
 
@@ -322,14 +332,16 @@ public final class SQLiteCredentialStore: CredentialStore {
 
     private static func readHeader(_ db: Database) throws -> VaultHeader? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM vault_header WHERE id = 1") else { return nil }
-        guard let vaultID = row["vault_id"] as Data?, let keyID = UInt32(exactly: row["key_id"] as Int64? ?? -1) else {
+        guard let vaultID = row.value("vault_id", as: Data.self),
+            let keyID = UInt32(exactly: row.value("key_id", as: Int64.self) ?? -1)
+        else {
             throw VaultError(.integrityFailure, "the vault header is malformed")
         }
         return VaultHeader(
             vaultID: [UInt8](vaultID),
-            formatVersion: row["format_version"] as Int? ?? -1,
+            formatVersion: row.value("format_version", as: Int.self) ?? -1,
             keyID: keyID,
-            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0)
+            createdAt: Date(timeIntervalSince1970: row.value("created_at", as: Double.self) ?? 0)
         )
     }
 
@@ -402,18 +414,19 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     private static func slot(from row: Row) throws -> KeySlot {
-        let id = row["id"] as Int64? ?? 0
-        guard let keyID = UInt32(exactly: row["key_id"] as Int64? ?? -1), let wrapped = row["wrapped_key"] as Data?
+        let id = row.value("id", as: Int64.self) ?? 0
+        guard let keyID = UInt32(exactly: row.value("key_id", as: Int64.self) ?? -1),
+            let wrapped = row.value("wrapped_key", as: Data.self)
         else { throw VaultError(.integrityFailure, "key slot \(id) is malformed") }
         let kind: KeySlot.Kind
-        switch row["kind"] as String? {
+        switch row.value("kind", as: String.self) {
         case "passphrase":
-            guard let salt = row["salt"] as Data? else {
+            guard let salt = row.value("salt", as: Data.self) else {
                 throw VaultError(.integrityFailure, "key slot \(id) has no salt")
             }
             // Negative numbers become UInt64.max, which the KDF bounds check rejects before any hashing.
-            let ops = UInt64(exactly: row["ops_limit"] as Int64? ?? -1) ?? .max
-            let mem = UInt64(exactly: row["mem_limit"] as Int64? ?? -1) ?? .max
+            let ops = UInt64(exactly: row.value("ops_limit", as: Int64.self) ?? -1) ?? .max
+            let mem = UInt64(exactly: row.value("mem_limit", as: Int64.self) ?? -1) ?? .max
             kind = .passphrase(salt: [UInt8](salt), opsLimit: ops, memLimit: mem)
         case "key-file":
             kind = .keyFile
@@ -425,7 +438,7 @@ public final class SQLiteCredentialStore: CredentialStore {
             kind: kind,
             keyID: keyID,
             wrappedKey: [UInt8](wrapped),
-            createdAt: Date(timeIntervalSince1970: row["created_at"] as Double? ?? 0)
+            createdAt: Date(timeIntervalSince1970: row.value("created_at", as: Double.self) ?? 0)
         )
     }
 
@@ -447,35 +460,46 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     private static func account(from row: Row) throws -> StoredAccount {
-        let rawName = row["name"] as String? ?? ""
+        let rawName = row.value("name", as: String.self) ?? ""
         guard let name = try? AccountName(rawName),
-            let mode = AccountMode(rawValue: row["mode"] as String? ?? ""),
-            let status = AccountStatus(rawValue: row["status"] as String? ?? ""),
-            let keyID = UInt32(exactly: row["key_id"] as Int64? ?? -1),
-            let clientID = row["client_id"] as String?,
-            let tokenURL = row["token_url"] as String?,
-            let generation = row["generation"] as Int64?
+            let mode = AccountMode(rawValue: row.value("mode", as: String.self) ?? ""),
+            let status = AccountStatus(rawValue: row.value("status", as: String.self) ?? ""),
+            let keyID = UInt32(exactly: row.value("key_id", as: Int64.self) ?? -1),
+            let clientID = row.value("client_id", as: String.self),
+            let tokenURL = row.value("token_url", as: String.self),
+            let generation = row.value("generation", as: Int64.self)
         else {
             throw VaultError(.integrityFailure, "the record of account '\(rawName.prefix(128))' is malformed")
         }
-        func date(_ column: String) -> Date? { (row[column] as Double?).map(Date.init(timeIntervalSince1970:)) }
+        func date(_ column: String) throws -> Date? {
+            guard let value = row.value(column, as: DatabaseValue.self), !value.isNull else { return nil }
+            // Finite and between 1970 and 9999: anything else is a tampered or corrupt row.
+            guard let seconds = Double.fromDatabaseValue(value), seconds.isFinite,
+                (0...253_402_300_799).contains(seconds)
+            else {
+                throw VaultError(.integrityFailure, "the record of account '\(name)' has a malformed \(column)")
+            }
+            return Date(timeIntervalSince1970: seconds)
+        }
         var sealed: [SecretField: SealedValue] = [:]
         for field in SecretField.allCases {
-            if let data = row[field.description] as Data? { sealed[field] = SealedValue(bytes: [UInt8](data)) }
+            if let data = row.value(field.description, as: Data.self) {
+                sealed[field] = SealedValue(bytes: [UInt8](data))
+            }
         }
         let account = Account(
             name: name,
             mode: mode,
             clientID: clientID,
-            scopes: row["scopes"],
+            scopes: row.value("scopes", as: String.self),
             tokenURL: tokenURL,
-            accessTokenExpiresAt: date("access_token_expires_at"),
+            accessTokenExpiresAt: try date("access_token_expires_at"),
             status: status,
-            lastError: row["last_error"],
+            lastError: row.value("last_error", as: String.self),
             generation: generation,
-            createdAt: date("created_at") ?? Date(timeIntervalSince1970: 0),
-            updatedAt: date("updated_at") ?? Date(timeIntervalSince1970: 0),
-            refreshedAt: date("refreshed_at")
+            createdAt: try date("created_at") ?? Date(timeIntervalSince1970: 0),
+            updatedAt: try date("updated_at") ?? Date(timeIntervalSince1970: 0),
+            refreshedAt: try date("refreshed_at")
         )
         return StoredAccount(account: account, keyID: keyID, sealed: sealed)
     }
@@ -504,6 +528,15 @@ public final class SQLiteCredentialStore: CredentialStore {
         default:
             return VaultError(.storage, detail)
         }
+    }
+}
+
+extension Row {
+    /// The column converted to `T`, or `nil` when it is missing, NULL or of another type. Unlike `row[column] as T?`
+    /// (which traps on a type mismatch), a tampered file cannot crash the process through this.
+    fileprivate func value<T: DatabaseValueConvertible>(_ column: String, as type: T.Type) -> T? {
+        guard let raw: DatabaseValue = self[column] else { return nil }
+        return T.fromDatabaseValue(raw)
     }
 }
 

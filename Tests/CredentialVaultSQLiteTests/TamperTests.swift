@@ -143,6 +143,38 @@ struct TamperTests {
         await expectVaultError(.wrongKey) { try await reopen() }
     }
 
+    @Test(
+        "values of the wrong type or out of range in any column are integrity errors, never a crash",
+        arguments: [
+            "UPDATE account SET generation = 'x' WHERE name = 'a'",
+            "UPDATE account SET key_id = X'00' WHERE name = 'a'",
+            "UPDATE account SET created_at = 'yesterday' WHERE name = 'a'",
+            "UPDATE account SET access_token_expires_at = 1e300 WHERE name = 'a'",
+            "UPDATE account SET refreshed_at = -5 WHERE name = 'a'",
+            "UPDATE account SET mode = X'FFFE' WHERE name = 'a'",
+            "UPDATE account SET client_id = 42, token_url = X'FF' WHERE name = 'a'",
+            "UPDATE account SET name = X'C3' WHERE name = 'a'",
+        ]
+    )
+    func typeConfusion(sql: String) async throws {
+        _ = try await makeVault()
+        try tamper(sql)
+        let vault = try await reopen()
+        await expectVaultError(.integrityFailure) { try await vault.accounts() }
+        // The intact account still opens by name.
+        #expect(try await vault.openAccount(named: "b").secrets.clientSecret?.string == "cs-b")
+        #expect(try await vault.verify().isEmpty == false)
+    }
+
+    @Test("key slot and header columns of the wrong type are refused without a crash")
+    func slotTypeConfusion() async throws {
+        _ = try await makeVault()
+        try tamper("UPDATE key_slot SET key_id = 'one', wrapped_key = 7")
+        await expectVaultError(.integrityFailure) { try await reopen() }
+        try tamper("UPDATE vault_header SET key_id = X'01'")
+        await expectVaultError(.integrityFailure) { try await reopen() }
+    }
+
     @Test("a malformed record row is an integrity error")
     func malformedRow() async throws {
         _ = try await makeVault()
