@@ -39,14 +39,17 @@ public protocol CredentialStore: Sendable {
     /// All key slots, ordered by id.
     func slots() async throws -> [KeySlot]
 
-    /// Stores `slot` (its `id` is ignored) and returns it with the id assigned.
+    /// Stores `slot` (its `id` is ignored) and returns it with the id assigned. Throws
+    /// ``VaultError/Code/conflict`` if `slot.keyID` is no longer the header's key id (a rotation ran).
     func addSlot(_ slot: KeySlot) async throws -> KeySlot
 
-    /// Replaces the wrapped key and kind of slot `slot.id`. Throws ``VaultError/Code/notFound`` if it is gone.
-    func replaceSlot(_ slot: KeySlot) async throws
+    /// Replaces slot `previous.id` with `slot` if it still holds `previous`'s wrapped key and `slot` wraps the
+    /// header's current key (compare-and-swap; else ``VaultError/Code/conflict``). Throws
+    /// ``VaultError/Code/notFound`` if the slot is gone.
+    func replaceSlot(_ slot: KeySlot, expecting previous: KeySlot) async throws
 
-    /// Deletes slot `id`. Refuses (``VaultError/Code/invalidInput``) to delete the last slot, checked in the
-    /// same transaction; throws ``VaultError/Code/notFound`` if there is no such slot.
+    /// Deletes slot `id`. Refuses (``VaultError/Code/invalidInput``) to delete the last slot that wraps the
+    /// current key, checked in the same transaction; throws ``VaultError/Code/notFound`` if there is no such slot.
     func removeSlot(id: Int64) async throws
 
     /// The record of `name`, or `nil`.
@@ -88,13 +91,13 @@ public protocol CredentialStore: Sendable {
     func checkStorage() async throws -> [String]
 
     /// Data-key rotation in one transaction: sets the header's key id to `newKeyID` if it is still
-    /// `expectedKeyID`, replaces every slot with `slots`, and writes every record in `records` by
-    /// compare-and-swap on the generations in `expectedGenerations`; `records` must be every account in the
-    /// store. Any mismatch rolls everything back with
-    /// ``VaultError/Code/conflict``.
+    /// `expectedKeyID`, replaces every slot with `slots` if the stored slots are still `expectedSlots`, and writes
+    /// every record in `records` by compare-and-swap on the generations in `expectedGenerations`; `records` must
+    /// be every account in the store. Any mismatch rolls everything back with ``VaultError/Code/conflict``.
     func rotate(
         expectedKeyID: UInt32,
         newKeyID: UInt32,
+        expectedSlots: [KeySlot],
         slots: [KeySlot],
         records: [StoredAccount],
         expectedGenerations: [AccountName: Int64]

@@ -124,8 +124,15 @@ public final class CredentialVault: Sendable {
         account.generation = 1
         account.createdAt = now
         account.updatedAt = now
-        let record = seal(account, secrets)
-        try await store.insert(record)
+        var record = seal(account, secrets)
+        do {
+            try await store.insert(record)
+        } catch let error as VaultError where error.code == .conflict {
+            // Another process rotated the data key: take the new one and seal again.
+            guard try await reloadKeyIfRotated() else { throw error }
+            record = seal(account, secrets)
+            try await store.insert(record)
+        }
         logger.info("account added", metadata: ["account": "\(account.name)", "mode": "\(account.mode.rawValue)"])
         return record.account
     }
@@ -138,7 +145,10 @@ public final class CredentialVault: Sendable {
     /// The metadata and opened secrets of `name`. Throws ``VaultError/Code/notFound`` or
     /// ``VaultError/Code/integrityFailure``.
     public func openAccount(named name: AccountName) async throws -> (account: Account, secrets: AccountSecrets) {
-        let record = try await storedAccount(named: name)
+        var record = try await storedAccount(named: name)
+        if record.keyID != dataKey.id, try await reloadKeyIfRotated() {
+            record = try await storedAccount(named: name)
+        }
         return (record.account, try open(record))
     }
 
@@ -159,7 +169,14 @@ public final class CredentialVault: Sendable {
         account.generation = expectedGeneration + 1
         account.updatedAt = Date()
         let record = seal(account, secrets)
-        try await store.update(record, expectedGeneration: expectedGeneration)
+        do {
+            try await store.update(record, expectedGeneration: expectedGeneration)
+        } catch let error as VaultError where error.code == .conflict {
+            // If the conflict is a data-key rotation by another process, load the new key so that the caller's
+            // re-read (the rotation also bumped the generation) and retry work.
+            _ = try await reloadKeyIfRotated()
+            throw error
+        }
         logger.debug(
             "account updated",
             metadata: ["account": "\(account.name)", "generation": "\(account.generation)"]
@@ -204,6 +221,31 @@ public final class CredentialVault: Sendable {
 
     private func context(_ name: AccountName, _ field: SecretField, _ keyID: UInt32) -> SealingContext {
         SealingContext(vaultID: vaultID, keyID: keyID, account: name, field: field)
+    }
+
+    /// Another process may have rotated the data key (``rotateDataKey(dropOtherSlots:)``). If so, unwraps the new
+    /// key with the wrapping key of the slot that opened this vault (rotation rewraps under the rotating process's
+    /// slot) and returns `true`; returns `false` if the key is current. Throws ``VaultError/Code/wrongKey`` when no
+    /// slot opens with this process's secret any more (it was dropped): unlock again.
+    @discardableResult
+    public func reloadKeyIfRotated() async throws -> Bool {
+        guard let header = try await store.header() else { throw VaultError(.noVault, "the vault is gone") }
+        let state = unlocked.withLock { $0 }
+        guard header.keyID != state.dataKey.id else { return false }
+        let candidates = try await store.slots().filter { $0.keyID == header.keyID && $0.kind == state.slotKind }
+        for slot in candidates {
+            if let key = try? SlotCipher.unwrap(slot, wrappingKey: state.wrappingKey, vaultID: vaultID) {
+                unlocked.withLock {
+                    $0.dataKey = key
+                    $0.slotID = slot.id
+                }
+                logger.info("data key rotated by another process; loaded", metadata: ["key_id": "\(key.id)"])
+                return true
+            }
+        }
+        throw VaultError.wrongKey(
+            "the data key was rotated and the slot this process unlocked with no longer opens it; unlock again"
+        )
     }
 
     // MARK: - Verification
@@ -288,7 +330,7 @@ public final class CredentialVault: Sendable {
             vaultID: vaultID
         )
         replacement.id = target.id
-        try await store.replaceSlot(replacement)
+        try await store.replaceSlot(replacement, expecting: target)
         if target.id == openedBy {
             unlocked.withLock {
                 $0.slotKind = replacement.kind
@@ -349,6 +391,7 @@ public final class CredentialVault: Sendable {
         try await store.rotate(
             expectedKeyID: state.dataKey.id,
             newKeyID: newKey.id,
+            expectedSlots: slots,
             slots: [slot],
             records: records,
             expectedGenerations: expected

@@ -210,18 +210,28 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func addSlot(_ slot: KeySlot) async throws -> KeySlot {
-        try await run(queue.write) { db in try Self.insertSlot(slot, db) }
+        try await run(queue.write) { db in
+            try Self.requireCurrentKey(slot.keyID, db)
+            return try Self.insertSlot(slot, db)
+        }
     }
 
-    public func replaceSlot(_ slot: KeySlot) async throws {
+    public func replaceSlot(_ slot: KeySlot, expecting previous: KeySlot) async throws {
         try await run(queue.write) { db in
+            try Self.requireCurrentKey(slot.keyID, db)
+            guard
+                let stored = try Row.fetchOne(db, sql: "SELECT * FROM key_slot WHERE id = ?", arguments: [previous.id])
+            else { throw VaultError(.notFound, "no key slot \(previous.id)") }
+            guard try Self.slot(from: stored).wrappedKey == previous.wrappedKey else {
+                throw VaultError(.conflict, "key slot \(previous.id) changed meanwhile; run the command again")
+            }
             let columns = Self.slotColumns(slot)
             try db.execute(
                 sql: """
                     UPDATE key_slot SET kind = ?, salt = ?, ops_limit = ?, mem_limit = ?, key_id = ?, wrapped_key = ?,
                     created_at = ? WHERE id = ?
                     """,
-                arguments: columns + [slot.id]
+                arguments: columns + [previous.id]
             )
             if db.changesCount == 0 { throw VaultError(.notFound, "no key slot \(slot.id)") }
         }
@@ -232,9 +242,17 @@ public final class SQLiteCredentialStore: CredentialStore {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM key_slot WHERE id = ?", arguments: [id]) != nil else {
                 throw VaultError(.notFound, "no key slot \(id)")
             }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM key_slot") ?? 0
-            guard count > 1 else {
-                throw VaultError(.invalidInput, "key slot \(id) is the last one; add another before removing it")
+            let working =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM key_slot WHERE id != ? AND key_id = (SELECT key_id FROM vault_header)",
+                    arguments: [id]
+                ) ?? 0
+            guard working > 0 else {
+                throw VaultError(
+                    .invalidInput,
+                    "key slot \(id) is the last one that opens the vault; add another before removing it"
+                )
             }
             try db.execute(sql: "DELETE FROM key_slot WHERE id = ?", arguments: [id])
         }
@@ -306,12 +324,19 @@ public final class SQLiteCredentialStore: CredentialStore {
     public func rotate(
         expectedKeyID: UInt32,
         newKeyID: UInt32,
+        expectedSlots: [KeySlot],
         slots: [KeySlot],
         records: [StoredAccount],
         expectedGenerations: [AccountName: Int64]
     ) async throws {
         try await run(queue.write) { db in
             try Self.requireCurrentKey(expectedKeyID, db)
+            let current = try Row.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY id").map(Self.slot(from:))
+            guard current.map(\.id) == expectedSlots.map(\.id),
+                current.map(\.wrappedKey) == expectedSlots.map(\.wrappedKey)
+            else {
+                throw VaultError(.conflict, "key slots changed during the key rotation; run it again")
+            }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
             guard count == records.count else {
                 throw VaultError(.conflict, "accounts were added or removed during the key rotation; run it again")

@@ -68,25 +68,30 @@ public final class TokenProvider: Sendable {
         return try await singleFlight(name) {
             try await self.obtain(
                 name,
-                observedGeneration: account.generation,
-                always: false,
+                observedRefreshedAt: account.refreshedAt,
+                reuseIfValidFor: self.configuration.skew,
                 retryReauthorization: false
             )
         }
     }
 
-    /// Obtains a new token from the server now, whatever the stored one's expiry — unless another holder
-    /// refreshed the account while this call waited for its lock, whose token is then returned. An account marked
-    /// `reauth-required` is tried again only with `retryReauthorization`.
-    public func refresh(_ name: AccountName, retryReauthorization: Bool = false) async throws -> AccessToken {
+    /// Obtains a new token from the server now — unless another holder refreshed the account while this call
+    /// waited (then its token is returned), or, with `ifExpiringWithin`, the stored token (re-read under the lock)
+    /// is still valid for longer than that window. An account marked `reauth-required` is tried again only with
+    /// `retryReauthorization`. A call that joins a refresh already in flight for the account takes its result.
+    public func refresh(
+        _ name: AccountName,
+        retryReauthorization: Bool = false,
+        ifExpiringWithin window: Duration? = nil
+    ) async throws -> AccessToken {
         let account = try await vault.account(named: name)
         try Self.requireTokenMode(account)
         if account.status == .reauthRequired && !retryReauthorization { throw Self.reauthError(account) }
         return try await singleFlight(name) {
             try await self.obtain(
                 name,
-                observedGeneration: account.generation,
-                always: true,
+                observedRefreshedAt: account.refreshedAt,
+                reuseIfValidFor: window,
                 retryReauthorization: retryReauthorization
             )
         }
@@ -196,33 +201,35 @@ public final class TokenProvider: Sendable {
     }
 
     /// Under the account lock: re-read, reuse another holder's fresh result, or run the grant and commit.
+    ///
+    /// "Another holder refreshed" means `refreshedAt` moved past what this caller saw before waiting — not merely
+    /// that the generation changed (a recorded failure or a key rotation also bumps it).
     private func obtain(
         _ name: AccountName,
-        observedGeneration: Int64,
-        always: Bool,
+        observedRefreshedAt: Date?,
+        reuseIfValidFor window: Duration?,
         retryReauthorization: Bool
     ) async throws -> AccessToken {
         try await vault.store.withAccountLock(name, timeout: configuration.lockTimeout) {
             let (account, secrets) = try await vault.openAccount(named: name)
             try Self.requireTokenMode(account)
-            let changedMeanwhile = account.generation != observedGeneration
-            if changedMeanwhile, account.status == .ok, let token = secrets.accessToken,
-                let expiry = account.accessTokenExpiresAt, expiry > Date(), account.refreshedAt != nil
+            let refreshedMeanwhile =
+                account.refreshedAt.map { seen in observedRefreshedAt.map { seen > $0 } ?? true }
+                ?? false
+            if refreshedMeanwhile, account.status == .ok, let token = secrets.accessToken,
+                let expiry = account.accessTokenExpiresAt, expiry > Date()
             {
                 // Another holder refreshed while we waited: take its token (no skew check, no second refresh).
                 logger.debug("took the token another holder obtained", metadata: ["account": "\(name)"])
                 return AccessToken(account: name, value: token, expiresAt: expiry, obtainedFromServer: false)
             }
-            if account.status == .reauthRequired && !(retryReauthorization && !changedMeanwhile) {
+            if account.status == .reauthRequired && !retryReauthorization {
                 throw Self.reauthError(account)
             }
-            if !always, let token = secrets.accessToken, isFresh(account.accessTokenExpiresAt) {
-                return AccessToken(
-                    account: name,
-                    value: token,
-                    expiresAt: account.accessTokenExpiresAt,
-                    obtainedFromServer: false
-                )
+            if let window, account.status == .ok, let token = secrets.accessToken,
+                let expiry = account.accessTokenExpiresAt, expiry.timeIntervalSinceNow > Self.seconds(window)
+            {
+                return AccessToken(account: name, value: token, expiresAt: expiry, obtainedFromServer: false)
             }
             return try await grantAndCommit(account, secrets)
         }
@@ -267,15 +274,15 @@ public final class TokenProvider: Sendable {
             try? await record(account, secrets, status: status, error: error)
             throw error
         }
-        var updated = account
-        updated.accessTokenExpiresAt = response.expiresAt
-        updated.refreshedAt = response.receivedAt
-        updated.status = .ok
-        updated.lastError = nil
-        var newSecrets = secrets
-        newSecrets.accessToken = response.accessToken
-        if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
-        let stored = try await vault.updateAccount(updated, secrets: newSecrets, expectedGeneration: account.generation)
+        // The server may have rotated the refresh token: this write must not be lost (see ``commit(_:_:_:)``).
+        let stored = try await commit(account, secrets) { updated, newSecrets in
+            updated.accessTokenExpiresAt = response.expiresAt
+            updated.refreshedAt = response.receivedAt
+            updated.status = .ok
+            updated.lastError = nil
+            newSecrets.accessToken = response.accessToken
+            if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
+        }
         logger.info(
             "token refreshed",
             metadata: [
@@ -298,9 +305,37 @@ public final class TokenProvider: Sendable {
         status: AccountStatus,
         error: OAuthError
     ) async throws {
-        var updated = account
-        updated.status = status
-        updated.lastError = error.message
-        try await vault.updateAccount(updated, secrets: secrets, expectedGeneration: account.generation)
+        _ = try await commit(account, secrets) { updated, _ in
+            updated.status = status
+            updated.lastError = error.message
+        }
+    }
+
+    /// Applies `change` to the account and writes it by compare-and-swap. The caller holds the account's lock, so
+    /// a conflict can only come from a writer that does not take it — a data-key rotation, an operator's edit:
+    /// then the account is re-read (with the rotated key, if any) and `change` applied to the fresh record, so
+    /// that a rotated refresh token is never dropped. Gives up after three conflicts.
+    private func commit(
+        _ account: Account,
+        _ secrets: AccountSecrets,
+        _ change: (inout Account, inout AccountSecrets) -> Void
+    ) async throws -> Account {
+        var base = (account: account, secrets: secrets)
+        for attempt in 1...3 {
+            var updated = base.account
+            var newSecrets = base.secrets
+            change(&updated, &newSecrets)
+            do {
+                return try await vault.updateAccount(
+                    updated,
+                    secrets: newSecrets,
+                    expectedGeneration: base.account.generation
+                )
+            } catch let error as VaultError where error.code == .conflict && attempt < 3 {
+                logger.notice("account changed under its lock; re-reading", metadata: ["account": "\(account.name)"])
+                base = try await vault.openAccount(named: account.name)
+            }
+        }
+        throw VaultError(.conflict, "account '\(account.name)' kept changing while its tokens were being stored")
     }
 }

@@ -200,28 +200,73 @@ struct VaultLifecycleTests {
         )
     }
 
-    @Test("a vault instance opened before a rotation cannot write under the retired key")
-    func staleWriterAfterRotation() async throws {
+    @Test(
+        "a vault instance opened before another process rotated the key loads the new key and never writes under the old one"
+    )
+    func instanceOpenedBeforeRotation() async throws {
         let key = KeyFileKey.generate()
         let first = try await newVault([.key(key)])
         try await first.addAccount(sampleAccount("acme"), secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "s")))
+        let stale = try await first.account(named: "acme")
         let second = try await reopen(.key(key))
         try await second.rotateDataKey(dropOtherSlots: false)
-        let account = try await first.account(named: "acme")
+
+        // Reads reload the key (the rotating process kept the same key-file slot).
+        #expect(try await first.openAccount(named: "acme").secrets.clientSecret?.string == "s")
+        // A write based on a pre-rotation read loses its compare-and-swap (the rotation bumped the generation)...
         await expectVaultError(.conflict) {
             try await first.updateAccount(
-                account,
+                stale,
                 secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "t")),
-                expectedGeneration: account.generation
+                expectedGeneration: stale.generation
             )
         }
-        await expectVaultError(.conflict) {
-            try await first.addAccount(
-                sampleAccount("new"),
-                secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "n"))
-            )
-        }
-        #expect(try await reopen(.key(key)).verify().isEmpty)
+        // ...and succeeds once re-read; new accounts are sealed under the new key.
+        let fresh = try await first.account(named: "acme")
+        try await first.updateAccount(
+            fresh,
+            secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "t")),
+            expectedGeneration: fresh.generation
+        )
+        try await first.addAccount(sampleAccount("new"), secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "n")))
+        let check = try await reopen(.key(key))
+        #expect(try await check.verify().isEmpty)
+        #expect(try await check.openAccount(named: "acme").secrets.clientSecret?.string == "t")
+        #expect(try await check.openAccount(named: "new").secrets.clientSecret?.string == "n")
+    }
+
+    @Test("an instance whose slot was dropped by another process's rotation must unlock again (wrongKey)")
+    func instanceWhoseSlotWasDropped() async throws {
+        let key = KeyFileKey.generate()
+        let first = try await newVault([.key(key), .passphrase(SecureBytes(utf8: "pw"), fastKDF)])
+        try await first.addAccount(sampleAccount("acme"), secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "s")))
+        try await reopen(.passphrase(SecureBytes(utf8: "pw"))).rotateDataKey(dropOtherSlots: true)
+        await expectVaultError(.wrongKey) { try await first.openAccount(named: "acme") }
+        await expectVaultError(.wrongKey) { try await reopen(.key(key)) }
+    }
+
+    @Test("slot changes made with a pre-rotation key are refused, and the last working slot cannot be removed")
+    func staleSlotChanges() async throws {
+        let key = KeyFileKey.generate()
+        let first = try await newVault([.key(key), .passphrase(SecureBytes(utf8: "pw"), fastKDF)])
+        let second = try await reopen(.key(key))
+        try await second.rotateDataKey(dropOtherSlots: true)  // the passphrase slot is gone; the key slot wraps key 2
+        // `first` still holds key 1 in memory until it reloads: its slot changes must not land.
+        let slotsBefore = try await second.slots()
+        await expectVaultError(.invalidInput) { try await second.removeSlot(id: slotsBefore[0].id) }
+        let store = try SQLiteCredentialStore(path: path)
+        let staleSlot = KeySlot(
+            id: 0,
+            kind: .keyFile,
+            keyID: 1,
+            wrappedKey: slotsBefore[0].wrappedKey,
+            createdAt: Date()
+        )
+        await expectVaultError(.conflict) { try await store.addSlot(staleSlot) }
+        await expectVaultError(.conflict) { try await store.replaceSlot(staleSlot, expecting: slotsBefore[0]) }
+        #expect(try await store.slots() == slotsBefore)
+        _ = first
+        _ = try await reopen(.key(key))
     }
 
     @Test("passphrase change: the old passphrase fails, the new one opens every account")
