@@ -39,6 +39,9 @@ public final class CredentialVault: Sendable {
 
     // MARK: - Creating and opening
 
+    /// At most this many slots of the secret's kind are tried when opening (each passphrase slot costs one KDF).
+    public static let maximumSlotsTried = 16
+
     /// Creates a vault in an empty store with a new random data key wrapped under each of `slots` (at least one).
     /// The vault is returned unlocked by the first slot. Throws ``VaultError/Code/vaultExists`` if the store
     /// already holds a vault.
@@ -56,7 +59,7 @@ public final class CredentialVault: Sendable {
         var slots: [KeySlot] = []
         var firstWrappingKey: SecureBytes?
         for source in newSlots {
-            let made = try SlotCipher.makeSlot(source, wrapping: dataKey, vaultID: vaultID)
+            let made = try await Offload.run { try SlotCipher.makeSlot(source, wrapping: dataKey, vaultID: vaultID) }
             if firstWrappingKey == nil { firstWrappingKey = made.wrappingKey }
             slots.append(made.slot)
         }
@@ -98,9 +101,21 @@ public final class CredentialVault: Sendable {
         }
         guard header.vaultID.count == 16 else { throw VaultError.integrity("the vault id is malformed") }
         let candidates = try await store.slots().filter { SlotCipher.accepts($0, secret) && $0.keyID == header.keyID }
+            .prefix(maximumSlotsTried)
+        // A malformed slot (tampered limits, bad wrap) is skipped, not fatal: a later slot may still open.
+        var damaged: VaultError?
         for slot in candidates {
-            let wrappingKey = try SlotCipher.wrappingKey(for: slot, secret: secret)
-            if let key = try SlotCipher.unwrap(slot, wrappingKey: wrappingKey, vaultID: header.vaultID) {
+            let wrappingKey: SecureBytes
+            let opened: DataKey?
+            do {
+                wrappingKey = try await Offload.run { try SlotCipher.wrappingKey(for: slot, secret: secret) }
+                opened = try SlotCipher.unwrap(slot, wrappingKey: wrappingKey, vaultID: header.vaultID)
+            } catch let error as VaultError where error.code == .integrityFailure {
+                logger.warning("skipped a damaged key slot", metadata: ["slot": "\(slot.id)"])
+                damaged = damaged ?? error
+                continue
+            }
+            if let key = opened {
                 logger.debug("vault unlocked", metadata: ["slot": "\(slot.id)"])
                 return CredentialVault(
                     store: store,
@@ -111,7 +126,7 @@ public final class CredentialVault: Sendable {
             }
         }
         logger.notice("vault unlock failed", metadata: ["slots_tried": "\(candidates.count)"])
-        throw VaultError.wrongKey()
+        throw damaged ?? VaultError.wrongKey()
     }
 
     // MARK: - Accounts
@@ -195,8 +210,8 @@ public final class CredentialVault: Sendable {
         return record
     }
 
-    func seal(_ account: Account, _ secrets: AccountSecrets) -> StoredAccount {
-        let key = dataKey
+    func seal(_ account: Account, _ secrets: AccountSecrets, with key: DataKey? = nil) -> StoredAccount {
+        let key = key ?? dataKey
         var sealed: [SecretField: SealedValue] = [:]
         for field in SecretField.allCases {
             if let value = secrets[field] {
@@ -294,7 +309,9 @@ public final class CredentialVault: Sendable {
     /// Adds a slot wrapping the current data key. Records are untouched.
     @discardableResult
     public func addSlot(_ source: NewKeySlot) async throws -> KeySlot {
-        let slot = try await store.addSlot(SlotCipher.makeSlot(source, wrapping: dataKey, vaultID: vaultID).slot)
+        let (key, vaultID) = (dataKey, vaultID)
+        let made = try await Offload.run { try SlotCipher.makeSlot(source, wrapping: key, vaultID: vaultID) }
+        let slot = try await store.addSlot(made.slot)
         logger.info("key slot added", metadata: ["slot": "\(slot.id)", "kind": "\(slot.kind.name)"])
         return slot
     }
@@ -324,11 +341,10 @@ public final class CredentialVault: Sendable {
                     : "the vault has \(passphraseSlots.count) passphrase slots; unlock with the one to change"
             )
         }
-        var (replacement, wrappingKey) = try SlotCipher.makeSlot(
-            .passphrase(passphrase, limits),
-            wrapping: dataKey,
-            vaultID: vaultID
-        )
+        let (key, vaultID) = (dataKey, vaultID)
+        var (replacement, wrappingKey) = try await Offload.run {
+            try SlotCipher.makeSlot(.passphrase(passphrase, limits), wrapping: key, vaultID: vaultID)
+        }
         replacement.id = target.id
         try await store.replaceSlot(replacement, expecting: target)
         if target.id == openedBy {
@@ -362,17 +378,7 @@ public final class CredentialVault: Sendable {
             expected[account.name] = account.generation
             account.generation += 1
             account.updatedAt = Date()
-            var sealed: [SecretField: SealedValue] = [:]
-            for field in SecretField.allCases {
-                if let value = secrets[field] {
-                    sealed[field] = RecordCipher.seal(
-                        value,
-                        key: newKey,
-                        context: context(account.name, field, newKey.id)
-                    )
-                }
-            }
-            records.append(StoredAccount(account: account, keyID: newKey.id, sealed: sealed))
+            records.append(seal(account, secrets, with: newKey))
         }
         let wrapped = SlotCipher.wrap(
             newKey,

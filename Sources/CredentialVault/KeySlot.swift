@@ -136,15 +136,7 @@ enum SlotCipher {
             guard !passphrase.isEmpty else { throw .invalid("the passphrase is empty") }
             let salt = Sodium.randomBytes(Sodium.pwhashSaltBytes)
             kind = .passphrase(salt: salt, opsLimit: limits.opsLimit, memLimit: limits.memLimit)
-            guard
-                let derived = Sodium.argon2id(
-                    passphrase: passphrase,
-                    salt: salt,
-                    opsLimit: limits.opsLimit,
-                    memLimit: limits.memLimit
-                )
-            else { throw VaultError(.storage, "Argon2id could not allocate \(limits.memLimit) bytes") }
-            wrappingKey = derived
+            wrappingKey = try derive(passphrase, salt: salt, limits: limits)
         case .key(let key):
             kind = .keyFile
             wrappingKey = key.bytes
@@ -181,6 +173,23 @@ enum SlotCipher {
         }
     }
 
+    /// Argon2id with limits that were already bounded.
+    private static func derive(
+        _ passphrase: SecureBytes,
+        salt: [UInt8],
+        limits: KDFLimits
+    ) throws(VaultError) -> SecureBytes {
+        guard
+            let key = Sodium.argon2id(
+                passphrase: passphrase,
+                salt: salt,
+                opsLimit: limits.opsLimit,
+                memLimit: limits.memLimit
+            )
+        else { throw VaultError(.storage, "Argon2id could not allocate \(limits.memLimit) bytes") }
+        return key
+    }
+
     /// Derives the wrapping key for `slot` from `secret`, bounding stored KDF limits first.
     static func wrappingKey(for slot: KeySlot, secret: UnlockSecret) throws(VaultError) -> SecureBytes {
         switch (slot.kind, secret) {
@@ -192,15 +201,7 @@ enum SlotCipher {
             do { limits = try KDFLimits(opsLimit: ops, memLimit: mem) } catch {
                 throw .integrity("key slot \(slot.id) asks for out-of-bounds KDF limits: \(error.message)")
             }
-            guard
-                let key = Sodium.argon2id(
-                    passphrase: passphrase,
-                    salt: salt,
-                    opsLimit: limits.opsLimit,
-                    memLimit: limits.memLimit
-                )
-            else { throw VaultError(.storage, "Argon2id could not allocate \(limits.memLimit) bytes") }
-            return key
+            return try derive(passphrase, salt: salt, limits: limits)
         case (.keyFile, .key(let key)):
             return key.bytes
         default:

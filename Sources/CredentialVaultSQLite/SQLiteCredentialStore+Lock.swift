@@ -25,7 +25,7 @@ extension SQLiteCredentialStore {
         _ body: () async throws -> T
     ) async throws -> T {
         let fd = try openLockFile(name)
-        defer { closeLockFile(fd) }
+        defer { closeDescriptor(fd) }
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var pause = Duration.milliseconds(2)
@@ -56,6 +56,3 @@ extension SQLiteCredentialStore {
         return fd
     }
 }
-
-/// `close(2)` for a lock descriptor (releases its `flock`).
-private func closeLockFile(_ fd: Int32) { _ = close(fd) }

@@ -565,5 +565,5 @@ extension Row {
     }
 }
 
-/// `close(2)`, outside the store type so that its `close()` does not shadow it.
-private func closeDescriptor(_ fd: Int32) { _ = close(fd) }
+/// `close(2)` (which releases a `flock`), outside the store type so that its `close()` does not shadow it.
+func closeDescriptor(_ fd: Int32) { _ = close(fd) }

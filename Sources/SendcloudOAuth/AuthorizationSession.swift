@@ -37,8 +37,11 @@ public struct AuthorizationSession: Sendable {
     /// Throws ``OAuthError/Code/authorizationFailed`` on a mismatched state or an error redirect.
     public func code(from parameters: [String: String]) throws(OAuthError) -> SecureBytes {
         if let error = parameters["error"] {
-            let description = parameters["error_description"].map { ": \($0.prefix(300))" } ?? ""
-            throw OAuthError(.authorizationFailed, "authorization was refused: \(error.prefix(100))\(description)")
+            let description = parameters["error_description"].map { ": " + TokenResponseParser.sanitized($0) } ?? ""
+            throw OAuthError(
+                .authorizationFailed,
+                "authorization was refused: \(TokenResponseParser.sanitized(error))\(description)"
+            )
         }
         guard let returned = parameters["state"], SecureBytes(utf8: returned) == SecureBytes(utf8: state) else {
             throw OAuthError(.authorizationFailed, "the redirect's state does not match this login; nothing was stored")

@@ -30,6 +30,17 @@ enum FormEncoding {
     /// Encodes `fields` in order as `k=v&k=v` into a wipeable buffer.
     static func encode(_ fields: [(String, FormValue)]) -> SecureBytes {
         var out: [UInt8] = []
+        // Reserve the worst case (every byte %XX) so that the array never reallocates and leaves unwiped copies.
+        out.reserveCapacity(
+            fields.reduce(0) { total, field in
+                let valueCount: Int
+                switch field.1 {
+                case .text(let text): valueCount = text.utf8.count
+                case .secret(let secret): valueCount = secret.count
+                }
+                return total + 3 * (field.0.utf8.count + valueCount) + 2
+            }
+        )
         defer { out.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         for (index, (key, value)) in fields.enumerated() {
             if index > 0 { out.append(UInt8(ascii: "&")) }
@@ -51,6 +62,7 @@ enum FormEncoding {
     /// `Basic base64(urlencode(id):urlencode(secret))`, RFC 6749 §2.3.1.
     static func basicAuthorization(clientID: String, clientSecret: SecureBytes) -> String {
         var raw: [UInt8] = []
+        raw.reserveCapacity(3 * (clientID.utf8.count + clientSecret.count) + 1)
         defer { raw.withUnsafeMutableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         Array(clientID.utf8).withUnsafeBytes { append($0, to: &raw) }
         raw.append(UInt8(ascii: ":"))

@@ -64,13 +64,14 @@ public struct TokenEndpointClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
     }
 
-    /// Sends `grant` with HTTP Basic client authentication and returns the parsed answer.
+    /// Sends `grant` with HTTP Basic client authentication and returns the parsed answer. Throws ``OAuthError``,
+    /// or `CancellationError` when the calling task is cancelled during a backoff.
     public func requestToken(
         _ grant: Grant,
         tokenURL: String,
         clientID: String,
         clientSecret: SecureBytes
-    ) async throws(OAuthError) -> TokenResponse {
+    ) async throws -> TokenResponse {
         try TokenURLPolicy.validate(tokenURL)
         let body = Self.formBody(for: grant)
         let authorization = FormEncoding.basicAuthorization(clientID: clientID, clientSecret: clientSecret)
@@ -102,7 +103,8 @@ public struct TokenEndpointClient: Sendable {
                     lastError = error
                     retryAfter = after
                 }
-            } catch let error where error.code == .unreachable {
+            } catch {
+                guard error.code == .unreachable else { throw error }
                 lastError = error
             }
             logger.notice(
@@ -117,7 +119,7 @@ public struct TokenEndpointClient: Sendable {
                 delay = max(delay, retryAfter)
             }
             guard clock.now.advanced(by: delay) < deadline else { break }
-            do { try await Task.sleep(for: delay) } catch { break }
+            try await Task.sleep(for: delay)  // a cancelled caller stops here with CancellationError
         }
         logger.warning("token request gave up", metadata: ["grant": "\(grant.name)", "error": "\(lastError.code)"])
         throw lastError
@@ -143,24 +145,60 @@ public struct TokenEndpointClient: Sendable {
         request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "User-Agent", value: "sendcloud-vault/0.1")
         request.body = .bytes(body.withUnsafeBytes { ByteBuffer(bytes: $0) })
-        let status: HTTPResponseStatus
-        let headers: HTTPHeaders
-        let bytes: ByteBuffer
+        let attemptDeadline = ContinuousClock.now.advanced(by: timeout)
+        let response: HTTPClientResponse
         do {
-            let response = try await httpClient.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
-            status = response.status
-            headers = response.headers
-            bytes = try await response.body.collect(upTo: configuration.maxResponseBytes)
-        } catch is NIOTooManyBytesError {
-            throw OAuthError(
-                .invalidResponse,
-                "the token endpoint's answer exceeds \(configuration.maxResponseBytes) bytes"
-            )
+            response = try await httpClient.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
         } catch {
             throw OAuthError(.unreachable, "the token endpoint did not answer: \(Self.describeTransport(error))")
         }
+        let code = Int(response.status.code)
+        let headers = response.headers
+        // The request timeout of AsyncHTTPClient ends with the response head: the body gets the rest of this
+        // attempt's time. A 2xx answer whose body cannot be read is unusable and not retried (the grant may have
+        // been used); for other answers only the status matters then.
+        let bytes: ByteBuffer
+        do {
+            bytes = try await Self.collect(response.body, upTo: configuration.maxResponseBytes, before: attemptDeadline)
+        } catch {
+            guard (200..<300).contains(code) else { return try Self.classify(code, headers, ByteBuffer()) }
+            if error is NIOTooManyBytesError {
+                throw OAuthError(
+                    .invalidResponse,
+                    "the token endpoint's answer exceeds \(configuration.maxResponseBytes) bytes"
+                )
+            }
+            throw OAuthError(
+                .invalidResponse,
+                "the body of the token endpoint's 2xx answer could not be read in time or whole"
+            )
+        }
+        return try Self.classify(code, headers, bytes)
+    }
+
+    /// Reads the whole body, at most `limit` bytes, before `deadline`.
+    private static func collect(
+        _ body: HTTPClientResponse.Body,
+        upTo limit: Int,
+        before deadline: ContinuousClock.Instant
+    ) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer.self, returning: ByteBuffer.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                throw CancellationError()
+            }
+            let first = try await group.next()
+            group.cancelAll()
+            guard let first else { throw CancellationError() }
+            return first
+        }
+    }
+
+    /// Maps a status and body to a token, a retryable error (5xx, 429) or a final error (4xx).
+    private static func classify(_ code: Int, _ headers: HTTPHeaders, _ bytes: ByteBuffer) throws(OAuthError) -> Outcome
+    {
         let receivedAt = Date()
-        let code = Int(status.code)
         switch code {
         case 200..<300:
             return .token(try TokenResponseParser.parseSuccess(bytes, receivedAt: receivedAt))

@@ -111,42 +111,49 @@ public final class TokenProvider: Sendable {
     }
 
     /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`
-    /// account from `account`, or — when `name` exists — the existing account re-authorized (status back to
-    /// `ok`, new client secret and tokens). Returns the stored metadata.
+    /// account from `account`, or — when `name` exists and `mayReplace` — the existing account re-authorized
+    /// (status back to `ok`, new client secret and tokens). Without `mayReplace`, an existing account is refused
+    /// with ``VaultError/Code/alreadyExists`` (checked under the account lock, before the code is spent).
+    /// Returns the stored metadata.
     public func authorize(
         _ account: Account,
         clientSecret: SecureBytes,
         code: SecureBytes,
         redirectURI: String,
-        codeVerifier: SecureBytes?
+        codeVerifier: SecureBytes?,
+        mayReplace: Bool = true
     ) async throws -> Account {
         try TokenURLPolicy.validate(account.tokenURL)
-        let response = try await client.requestToken(
-            .authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier),
-            tokenURL: account.tokenURL,
-            clientID: account.clientID,
-            clientSecret: clientSecret
-        )
-        var updated = account
-        updated.mode = .refreshToken
-        updated.accessTokenExpiresAt = response.expiresAt
-        updated.refreshedAt = response.receivedAt
-        updated.status = .ok
-        updated.lastError = nil
-        if updated.scopes == nil { updated.scopes = response.scope }
-        let secrets = AccountSecrets(
-            clientSecret: clientSecret,
-            refreshToken: response.refreshToken,
-            accessToken: response.accessToken
-        )
         return try await vault.store.withAccountLock(account.name, timeout: configuration.lockTimeout) {
-            if let existing = try await vault.store.account(named: account.name) {
-                updated.createdAt = existing.account.createdAt
-                return try await vault.updateAccount(
-                    updated,
-                    secrets: secrets,
-                    expectedGeneration: existing.account.generation
-                )
+            let existing = try await vault.store.account(named: account.name)
+            if existing != nil && !mayReplace {
+                throw VaultError(.alreadyExists, "an account named '\(account.name)' exists already")
+            }
+            let response = try await client.requestToken(
+                .authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier),
+                tokenURL: account.tokenURL,
+                clientID: account.clientID,
+                clientSecret: clientSecret
+            )
+            var updated = account
+            updated.mode = .refreshToken
+            updated.accessTokenExpiresAt = response.expiresAt
+            updated.refreshedAt = response.receivedAt
+            updated.status = .ok
+            updated.lastError = nil
+            if updated.scopes == nil { updated.scopes = response.scope }
+            let secrets = AccountSecrets(
+                clientSecret: clientSecret,
+                refreshToken: response.refreshToken,
+                accessToken: response.accessToken
+            )
+            if let existing {
+                return try await commit(existing.account, AccountSecrets()) { stored, storedSecrets in
+                    let createdAt = stored.createdAt
+                    stored = updated
+                    stored.createdAt = createdAt
+                    storedSecrets = secrets
+                }
             }
             return try await vault.addAccount(updated, secrets: secrets)
         }
@@ -265,7 +272,7 @@ public final class TokenProvider: Sendable {
                 clientID: account.clientID,
                 clientSecret: clientSecret
             )
-        } catch {
+        } catch let error as OAuthError {
             logger.warning(
                 "token refresh failed",
                 metadata: ["account": "\(account.name)", "grant": "\(grant.name)", "error": "\(error.code)"]
@@ -273,7 +280,7 @@ public final class TokenProvider: Sendable {
             let status: AccountStatus = error.code == .reauthorizationRequired ? .reauthRequired : account.status
             try? await record(account, secrets, status: status, error: error)
             throw error
-        }
+        }  // A cancelled caller (CancellationError) records nothing.
         // The server may have rotated the refresh token: this write must not be lost (see ``commit(_:_:_:)``).
         let stored = try await commit(account, secrets) { updated, newSecrets in
             updated.accessTokenExpiresAt = response.expiresAt

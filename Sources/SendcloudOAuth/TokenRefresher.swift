@@ -61,7 +61,8 @@ public struct TokenRefresher: Service {
                 } catch {
                     logger.error("refresh pass failed", metadata: ["error": "\(error)"])
                 }
-                try? await Task.sleep(for: configuration.interval)
+                // Woken early by graceful shutdown.
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: configuration.interval) }
             }
         } onGracefulShutdown: {
             logger.info("token refresher stopping")
@@ -86,6 +87,9 @@ public struct TokenRefresher: Service {
         if let names { targets = names } else { targets = try await dueAccounts(force: force) }
         guard !targets.isEmpty else { return [] }
         let limiter = configuration.maxRequestsPerSecond.map { RateLimiter(perSecond: $0) }
+        // A periodic pass re-checks each account's expiry under its lock (the list may be minutes old, and another
+        // instance may have refreshed meanwhile); named accounts and `force` always go to the server.
+        let window: Duration? = names == nil && !force ? configuration.ahead : nil
         let jitter = configuration.jitter
         let provider = self.provider
         var outcomes = [Outcome?](repeating: nil, count: targets.count)
@@ -96,16 +100,15 @@ public struct TokenRefresher: Service {
                 let name = targets[index]
                 next += 1
                 group.addTask {
-                    if jitter > .zero { try? await Task.sleep(for: TokenEndpointClient.jittered(jitter)) }
-                    await limiter?.acquire()
                     do {
-                        return (
-                            index,
-                            Outcome(
-                                account: name,
-                                result: .success(try await provider.refresh(name, retryReauthorization: force))
-                            )
+                        if jitter > .zero { try await Task.sleep(for: TokenEndpointClient.jittered(jitter)) }
+                        try await limiter?.acquire()
+                        let token = try await provider.refresh(
+                            name,
+                            retryReauthorization: force,
+                            ifExpiringWithin: window
                         )
+                        return (index, Outcome(account: name, result: .success(token)))
                     } catch {
                         return (index, Outcome(account: name, result: .failure(error)))
                     }
@@ -132,7 +135,7 @@ actor RateLimiter {
         self.tokens = max(1, perSecond.rounded(.down))
     }
 
-    func acquire() async {
+    func acquire() async throws {
         while true {
             let now = ContinuousClock.now
             tokens = min(max(1, perSecond.rounded(.down)), tokens + TokenProvider.seconds(now - last) * perSecond)
@@ -142,7 +145,7 @@ actor RateLimiter {
                 return
             }
             let wait = (1 - tokens) / perSecond
-            try? await Task.sleep(for: .nanoseconds(Int64(wait * 1e9)))
+            try await Task.sleep(for: .nanoseconds(Int64(wait * 1e9)))
         }
     }
 }

@@ -4,6 +4,20 @@ import NIOCore
 
 /// Parses the token endpoint's JSON answers (spec: `OAuth2TokenExchange` and `ErrorOAuth2`).
 enum TokenResponseParser {
+    /// Assumed when a token answer has no `expires_in`.
+    static let defaultLifetime: Int64 = 3600
+    /// The longest lifetime believed.
+    static let maximumLifetime: Int64 = 7 * 86400
+
+    /// Server-supplied text made safe to store and print: control characters (terminal escapes) removed, at most
+    /// 300 characters.
+    static func sanitized(_ text: String) -> String {
+        let clean = String(
+            text.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init)
+        )
+        return clean.count > 300 ? String(clean.prefix(300)) + "…" : clean
+    }
+
     static func parseSuccess(_ buffer: ByteBuffer, receivedAt: Date) throws(OAuthError) -> TokenResponse {
         let data = Data(buffer.readableBytesView)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -12,12 +26,15 @@ enum TokenResponseParser {
         guard let access = object["access_token"] as? String, !access.isEmpty else {
             throw OAuthError(.invalidResponse, "the token endpoint answered 2xx without an access_token")
         }
-        let expiresIn: Int64?
+        // Sendcloud's access tokens live one hour: a missing lifetime is taken as that, and any given one is bounded
+        // to 0 s ... 7 days, so that a wrong value can neither make every call refresh nor cache a token forever.
+        let given: Int64?
         switch object["expires_in"] {
-        case let number as NSNumber: expiresIn = number.int64Value
-        case let text as String: expiresIn = Int64(text)
-        default: expiresIn = nil
+        case let number as NSNumber: given = number.int64Value
+        case let text as String: given = Int64(text)
+        default: given = nil
         }
+        let expiresIn = min(max(given ?? defaultLifetime, 0), maximumLifetime)
         let refresh = (object["refresh_token"] as? String).flatMap { $0.isEmpty ? nil : SecureBytes(utf8: $0) }
         return TokenResponse(
             accessToken: SecureBytes(utf8: access),
@@ -81,10 +98,7 @@ enum TokenResponseParser {
         }
         func field(_ key: String) -> String? {
             guard let text = object[key] as? String, !text.isEmpty else { return nil }
-            let clean = String(
-                text.unicodeScalars.filter { !CharacterSet.controlCharacters.contains($0) }.map(Character.init)
-            )
-            return clean.count > 300 ? String(clean.prefix(300)) + "…" : clean
+            return sanitized(text)
         }
         return ErrorBody(
             status: status,

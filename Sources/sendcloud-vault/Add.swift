@@ -88,16 +88,14 @@ struct Add: AsyncParsableCommand {
         let new = Account(name: accountName, mode: mode, clientID: client.clientID, scopes: scope, tokenURL: tokenURL)
         let account: Account
         if let code, let redirectURI {
-            if try await vault.store.account(named: accountName) != nil {
-                throw VaultError(.alreadyExists, "an account named '\(accountName)' exists already")
-            }
             account = try await OAuthSession.with(vault, global) { provider in
                 try await provider.authorize(
                     new,
                     clientSecret: clientSecret,
                     code: SecureBytes(utf8: code),
                     redirectURI: redirectURI,
-                    codeVerifier: verifier
+                    codeVerifier: verifier,
+                    mayReplace: false
                 )
             }
         } else {

@@ -1,3 +1,4 @@
+import ArgumentParser
 import CredentialVault
 import SendcloudOAuth
 
@@ -45,8 +46,19 @@ enum ExitStatus {
             return CLIError(exitCode: exitCode(for: error.code), kind: error.code.description, message: error.message)
         case let error as OAuthError:
             return CLIError(exitCode: exitCode(for: error.code), kind: error.code.description, message: error.message)
+        case let error as ValidationError:
+            return CLIError(exitCode: usage, kind: "usage", message: error.message)
+        case let error as ExitCode:
+            return CLIError(exitCode: error.rawValue, kind: "failure", message: "exit \(error.rawValue)")
+        case is CancellationError:
+            return CLIError(exitCode: failure, kind: "cancelled", message: "cancelled")
         default:
-            return CLIError(exitCode: failure, kind: "failure", message: "\(type(of: error)): unexpected failure")
+            // Errors of the libraries below ours (HTTP client, NIO): their descriptions name no secrets.
+            return CLIError(
+                exitCode: failure,
+                kind: "failure",
+                message: "\(type(of: error)): \(String(describing: error).prefix(200))"
+            )
         }
     }
 

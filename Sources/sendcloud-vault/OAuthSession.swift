@@ -54,7 +54,9 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
         for (suffix, millis) in units where argument.hasSuffix(suffix) {
             let number = argument.dropLast(suffix.count)
             guard let value = Int64(number), value >= 0 else { return nil }
-            duration = .milliseconds(value * millis)
+            let (total, overflow) = value.multipliedReportingOverflow(by: millis)
+            guard !overflow, total <= 366 * 86_400_000 else { return nil }  // at most a year
+            duration = .milliseconds(total)
             return
         }
         return nil

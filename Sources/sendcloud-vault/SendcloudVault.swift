@@ -26,24 +26,31 @@ struct SendcloudVault: AsyncParsableCommand {
         Hardening.disableCoreDumps()
         let arguments = Array(CommandLine.arguments.dropFirst())
         let wantsJSON = arguments.prefix(while: { $0 != "--" }).contains("--json")
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch let error as CLIError {
-            report(error, json: wantsJSON)
-        } catch let error where error is VaultError || error is OAuthError {
-            report(ExitStatus.cliError(for: error), json: wantsJSON)
+            command = try parseAsRoot(arguments)
         } catch {
-            // Argument-parser's own errors: help, version, usage (64).
+            // Argument-parser's own outcomes: help, version, usage errors (64).
             let code = exitCode(for: error).rawValue
             if wantsJSON && code != 0 {
                 report(CLIError(exitCode: code, kind: "usage", message: fullMessage(for: error)), json: true)
             }
             exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+            // Help and version (run as commands), validation in run(): argument-parser's handling (64 for usage).
+            if wantsJSON && exitCode(for: error).rawValue != 0 {
+                report(ExitStatus.cliError(for: error), json: true)
+            }
+            exit(withError: error)
+        } catch {
+            report(ExitStatus.cliError(for: error), json: wantsJSON)
         }
     }
 

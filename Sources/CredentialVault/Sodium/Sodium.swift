@@ -184,15 +184,6 @@ enum Sodium {
         return nil
     }
 
-    /// Constant-time equality of two byte arrays of equal length.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        if a.isEmpty { return true }
-        return a.withUnsafeBytes { x in
-            b.withUnsafeBytes { y in sodium_memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 }
-        }
-    }
-
     /// The version string of the linked libsodium.
     static var version: String { String(cString: sodium_version_string()) }
 }
