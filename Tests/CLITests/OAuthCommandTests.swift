@@ -242,6 +242,20 @@ struct OAuthCommandTests {
         let shown = try await cli.reveal("acme")
         #expect(shown["mode"] as? String == "refresh-token")
         #expect(server.isRefreshTokenActive(try #require(shown["refresh_token"] as? String)))
+
+        // A second add --code for the same name is refused before the (new) code is spent.
+        let second = try await Self.redirectLocation(url, http)
+        let code2 = try #require(URLComponents(string: second)?.queryItems?.first { $0.name == "code" }?.value)
+        let again = try await cli.vaultRun(
+            [
+                "add", "acme", "--client-id", Self.clientID, "--client-secret-file", "-", "--code", code2,
+                "--redirect-uri", redirect, "--code-verifier-file", verifier, "--token-url", server.tokenURL,
+            ],
+            stdin: Data(Self.clientSecret.utf8)
+        )
+        #expect(again.status == 73)
+        #expect(server.stats.authorizationCodeGrants == 1)
+        #expect(server.stats.tokenRequests == 1)
     }
 
     @Test("login: browser flow through the loopback listener stores working tokens; a wrong state stores nothing")

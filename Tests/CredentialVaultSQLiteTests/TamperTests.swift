@@ -136,6 +136,30 @@ struct TamperTests {
         }
     }
 
+    @Test("a damaged slot is skipped at unlock when another slot of the same kind opens")
+    func damagedSlotSkipped() async throws {
+        let other = KeyFileKey.generate()
+        let vault = try await makeVault()
+        try await vault.addSlot(.key(other))
+        try await vault.addSlot(.passphrase(SecureBytes(utf8: "pw"), fastKDF))
+        try await vault.addSlot(.passphrase(SecureBytes(utf8: "pw2"), fastKDF))
+        // The first key-file slot gets a malformed wrap, the first passphrase slot impossible limits.
+        try tamper(
+            "UPDATE key_slot SET wrapped_key = X'00' WHERE id = (SELECT MIN(id) FROM key_slot WHERE kind = 'key-file')"
+        )
+        try tamper(
+            "UPDATE key_slot SET mem_limit = 1 WHERE id = (SELECT MIN(id) FROM key_slot WHERE kind = 'passphrase')"
+        )
+        _ = try await CredentialVault.open(SQLiteCredentialStore(path: path), with: .key(other), logger: logger)
+        _ = try await CredentialVault.open(
+            SQLiteCredentialStore(path: path),
+            with: .passphrase(SecureBytes(utf8: "pw2")),
+            logger: logger
+        )
+        // The secret of the damaged slot alone: the damage is reported, not a wrong key.
+        await expectVaultError(.integrityFailure) { try await reopen() }
+    }
+
     @Test("a tampered wrapped key does not open (reported as a wrong key, the secret cannot be told apart)")
     func slotWrappedKeyTampered() async throws {
         _ = try await makeVault()

@@ -96,7 +96,14 @@ struct FaultTests {
         try await withHarness { h in
             try await h.addClientCredentialsAccount("acme")
             h.server.setPermanentFault(.slow(seconds: 3))
-            await expectOAuthError(.unreachable) { try await h.provider.accessToken(for: "acme") }
+            var impatient = h.clientConfiguration
+            impatient.requestTimeout = .milliseconds(500)
+            let provider = TokenProvider(
+                vault: h.vault,
+                client: TokenEndpointClient(httpClient: h.http, configuration: impatient, logger: h.logger),
+                logger: h.logger
+            )
+            await expectOAuthError(.unreachable) { try await provider.accessToken(for: "acme") }
             #expect(h.server.stats.tokenRequests >= 2)
             h.server.setPermanentFault(nil)
             #expect(try await h.vault.verify().isEmpty)
@@ -206,5 +213,35 @@ struct PolicyTests {
         #expect(received["code"] == "abc+1")
         #expect(received["state"] == "xyz")
         try await http.shutdown()
+    }
+}
+
+@Suite("Token response parsing")
+struct ResponseParsingTests {
+    func parse(_ json: String) throws -> TokenResponse {
+        try TokenResponseParser.parseSuccess(ByteBuffer(string: json), receivedAt: Date(timeIntervalSince1970: 1000))
+    }
+
+    @Test("expires_in: absent → one hour; negative → 0; huge → 7 days; as a string too")
+    func lifetimes() throws {
+        #expect(try parse(#"{"access_token":"a"}"#).expiresIn == 3600)
+        #expect(try parse(#"{"access_token":"a","expires_in":-5}"#).expiresIn == 0)
+        #expect(try parse(#"{"access_token":"a","expires_in":99999999999}"#).expiresIn == 7 * 86400)
+        #expect(try parse(#"{"access_token":"a","expires_in":"120"}"#).expiresIn == 120)
+        #expect(try parse(#"{"access_token":"a","expires_in":60}"#).expiresAt == Date(timeIntervalSince1970: 1060))
+    }
+
+    @Test("unusable bodies are invalidResponse; error texts are sanitised")
+    func unusable() throws {
+        for body in ["[]", "null", #"{"access_token":""}"#, #"{"access_token":5}"#, "<html>"] {
+            #expect(throws: OAuthError.self) { try parse(body) }
+        }
+        let error = TokenResponseParser.parseError(
+            ByteBuffer(string: #"{"error":"invalid_grant","error_description":"bad\u001b[31m red"}"#),
+            status: 400
+        )
+        #expect(error.description == "bad[31m red")
+        #expect(error.oauthError.code == .reauthorizationRequired)
+        #expect(TokenResponseParser.sanitized(String(repeating: "x", count: 500)).count == 301)
     }
 }

@@ -50,17 +50,25 @@ struct SingleFlightTests {
     @Test("a refresh in flight for one account does not block another account")
     func otherAccountsNotBlocked() async throws {
         try await withHarness { h in
-            try await h.addRefreshAccount("slow")
-            try await h.addRefreshAccount("fast")
-            h.server.injectFaults([.slow(seconds: 0.6)])  // below the 0.8 s request timeout
-            let slowTask = Task { try await h.provider.accessToken(for: "slow") }
+            try await h.addClientCredentialsAccount("slow")
+            try await h.addClientCredentialsAccount("fast")
+            // A provider whose request timeout comfortably exceeds the held-up answer, so nothing is retried.
+            var patient = h.clientConfiguration
+            patient.requestTimeout = .seconds(20)
+            let provider = TokenProvider(
+                vault: h.vault,
+                client: TokenEndpointClient(httpClient: h.http, configuration: patient, logger: h.logger),
+                logger: h.logger
+            )
+            h.server.injectFaults([.slow(seconds: 3)])
+            let slowTask = Task { try await provider.accessToken(for: "slow") }
             // Wait until the slow request has reached the server (and taken the fault).
             while h.server.stats.tokenRequests == 0 { try await Task.sleep(for: .milliseconds(5)) }
             // The second request is not faulted: it completes while the first is still held up.
-            _ = try await h.provider.accessToken(for: "fast")
-            #expect(h.server.stats.refreshGrants == 1)
+            _ = try await provider.accessToken(for: "fast")
+            #expect(h.server.stats.clientCredentialsGrants == 1)
             _ = try await slowTask.value
-            #expect(h.server.stats.refreshGrants == 2)
+            #expect(h.server.stats.clientCredentialsGrants == 2)
         }
     }
 
@@ -134,6 +142,31 @@ struct SingleFlightTests {
             let forced = try await refresher.refreshDue(force: true)
             #expect(forced.count == 9)
             #expect(forced.filter { if case .failure = $0.result { true } else { false } }.map(\.account) == ["broken"])
+        }
+    }
+
+    @Test("a periodic pass re-checks expiry under the lock: an account refreshed meanwhile is not refreshed again")
+    func refresherRechecksUnderLock() async throws {
+        try await withHarness { h in
+            try await h.addRefreshAccount("acme")
+            var configuration = TokenRefresher.Configuration()
+            configuration.jitter = .zero
+            let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
+            #expect(try await refresher.dueAccounts() == ["acme"])
+            // Another instance refreshes it after the list was made...
+            let (other, http) = try await h.secondProvider()
+            _ = try await other.accessToken(for: "acme")
+            try await http.shutdown()
+            // ...so a new pass finds nothing due, and a refresh from a stale list (ifExpiringWithin, as a pass
+            // uses) takes the stored token under the lock instead of refreshing again.
+            #expect(try await refresher.refreshDue().isEmpty)
+            #expect(h.server.stats.refreshGrants == 1)
+            let forcedByName = try await refresher.refreshDue(names: ["acme"])
+            #expect(forcedByName.count == 1)
+            #expect(h.server.stats.refreshGrants == 2)
+            let token = try await h.provider.refresh("acme", ifExpiringWithin: .seconds(300))
+            #expect(!token.obtainedFromServer)
+            #expect(h.server.stats.refreshGrants == 2)
         }
     }
 
