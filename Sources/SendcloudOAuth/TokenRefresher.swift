@@ -82,7 +82,13 @@ public struct TokenRefresher: Service {
     }
 
     /// Refreshes `names` (or the due accounts) once, and returns one outcome per account in input order.
-    public func refreshDue(force: Bool = false, names: [AccountName]? = nil) async throws -> [Outcome] {
+    ///
+    /// `progress` is called as each account finishes, with the number finished and the total.
+    public func refreshDue(
+        force: Bool = false,
+        names: [AccountName]? = nil,
+        progress: (@Sendable (Outcome, _ finished: Int, _ total: Int) -> Void)? = nil
+    ) async throws -> [Outcome] {
         let targets: [AccountName]
         if let names { targets = names } else { targets = try await dueAccounts(force: force) }
         guard !targets.isEmpty else { return [] }
@@ -115,8 +121,11 @@ public struct TokenRefresher: Service {
                 }
             }
             for _ in 0..<min(max(1, configuration.concurrency), targets.count) { start() }
+            var finished = 0
             for await (index, outcome) in group {
                 outcomes[index] = outcome
+                finished += 1
+                progress?(outcome, finished, targets.count)
                 if next < targets.count { start() }
             }
         }

@@ -62,6 +62,7 @@ struct Add: AsyncParsableCommand {
     func run() async throws {
         let accountName = try AccountName(name)
         let input = SecretInput()
+        try global.requireAtMostOneStdin([client.clientSecretFile, refreshTokenFile, codeVerifierFile])
         var refreshToken: SecureBytes?
         if let refreshTokenFile {
             refreshToken = try input.file(refreshTokenFile, what: "refresh token", requirePrivate: false)
@@ -82,9 +83,10 @@ struct Add: AsyncParsableCommand {
             break
         }
         let tokenURL = try client.chosenTokenURL()
+        // Unlock first: a prompt for the vault passphrase comes before the prompt for the new secret.
+        let vault = try await global.openVault(input)
         let clientSecret = try client.clientSecret(input)
         let verifier = try codeVerifierFile.map { try input.file($0, what: "code verifier", requirePrivate: false) }
-        let vault = try await global.openVault(input)
         let new = Account(name: accountName, mode: mode, clientID: client.clientID, scopes: scope, tokenURL: tokenURL)
         let account: Account
         if let code, let redirectURI {

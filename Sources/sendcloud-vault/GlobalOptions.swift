@@ -93,6 +93,16 @@ struct GlobalOptions: ParsableArguments {
         "--key-file, SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY, --passphrase-file, "
         + "SENDCLOUD_VAULT_PASSPHRASE_FILE or SENDCLOUD_VAULT_PASSPHRASE"
 
+    /// Refuses (64) more than one secret from standard input among the unlock sources and `paths`, before anything
+    /// is read.
+    func requireAtMostOneStdin(_ paths: [String?]) throws {
+        let unlockPath =
+            keyFilePath ?? passphraseFile ?? SecretInput.plainEnvironment("SENDCLOUD_VAULT_PASSPHRASE_FILE")
+        if ([unlockPath] + paths).filter({ $0 == "-" }).count > 1 {
+            throw CLIError.usage("only one secret can come from standard input ('-')")
+        }
+    }
+
     /// The unlock secret: the first source present is the only one tried; a prompt only on a terminal.
     func unlockSecret(_ input: SecretInput) throws -> UnlockSecret {
         if let key = try givenKey(input) { return .key(key) }

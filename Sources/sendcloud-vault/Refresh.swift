@@ -57,22 +57,32 @@ struct Refresh: AsyncParsableCommand {
         configuration.concurrency = concurrency
         configuration.jitter = jitter.duration
         configuration.maxRequestsPerSecond = rate
+        // Progress on stderr, as each account finishes, when stderr is a terminal.
+        let showProgress = isatty(STDERR_FILENO) == 1 && !global.json
+        let progress: @Sendable (TokenRefresher.Outcome, Int, Int) -> Void = { outcome, finished, total in
+            let state: String
+            switch outcome.result {
+            case .success: state = "ok"
+            case .failure(let error): state = ExitStatus.cliError(for: error).kind
+            }
+            Output.stderr("[\(finished)/\(total)] \(outcome.account): \(state)")
+        }
         let outcomes = try await OAuthSession.with(vault, global) { provider in
             let refresher = TokenRefresher(provider: provider, configuration: configuration, logger: global.logger)
-            return try await refresher.refreshDue(force: force, names: all ? nil : accountNames)
+            return try await refresher.refreshDue(
+                force: force,
+                names: all ? nil : accountNames,
+                progress: showProgress ? progress : nil
+            )
         }
         var failures: [(AccountName, CLIError)] = []
         var refreshed: [[String: Any]] = []
-        let progress = isatty(STDERR_FILENO) == 1 && !global.json
-        for (index, outcome) in outcomes.enumerated() {
+        for outcome in outcomes {
             switch outcome.result {
             case .success(let token):
                 refreshed.append(["name": outcome.account.rawValue, "expires_at": Output.iso8601(token.expiresAt)])
-                if progress { Output.stderr("[\(index + 1)/\(outcomes.count)] \(outcome.account): ok") }
             case .failure(let error):
-                let cli = ExitStatus.cliError(for: error)
-                failures.append((outcome.account, cli))
-                if progress { Output.stderr("[\(index + 1)/\(outcomes.count)] \(outcome.account): \(cli.kind)") }
+                failures.append((outcome.account, ExitStatus.cliError(for: error)))
             }
         }
         if global.json {

@@ -6,6 +6,10 @@ import Glibc
 import Darwin
 #endif
 
+/// The terminal and its settings while a no-echo prompt runs, for the SIGINT handler (which may only touch
+/// globals). Set and cleared on the main path only.
+nonisolated(unsafe) private var promptTerminal: (fd: Int32, state: termios)?
+
 /// Reads secrets from files, standard input, the environment or a no-echo prompt — never from argv.
 ///
 /// Everything read lands in ``SecureBytes``; temporary buffers are wiped. Standard input can supply one secret
@@ -92,20 +96,38 @@ final class SecretInput {
         if haveTermios {
             var noEcho = saved
             noEcho.c_lflag &= ~tcflag_t(ECHO)
+            // Ctrl-C while echo is off must not leave the terminal without echo.
+            promptTerminal = (tty, saved)
+            signal(SIGINT) { _ in
+                if var restore = promptTerminal { _ = tcsetattr(restore.fd, TCSAFLUSH, &restore.state) }
+                _exit(130)
+            }
             _ = tcsetattr(tty, TCSAFLUSH, &noEcho)
         }
         defer {
-            if haveTermios { _ = tcsetattr(tty, TCSAFLUSH, &saved) }
+            if haveTermios {
+                _ = tcsetattr(tty, TCSAFLUSH, &saved)
+                signal(SIGINT, SIG_DFL)
+                promptTerminal = nil
+            }
             _ = write(tty, "\n", 1)
         }
         var length = 0
+        var complete = false
         let buffer = SecureBytes(count: 4096) { out in
             var byte: UInt8 = 0
-            while length < out.count, read(tty, &byte, 1) == 1, byte != 0x0A {
+            while length < out.count, read(tty, &byte, 1) == 1 {
+                if byte == 0x0A {
+                    complete = true
+                    break
+                }
                 out[length] = byte
                 length += 1
             }
             byte = 0
+        }
+        guard complete || length < buffer.count else {
+            throw CLIError.usage("the entry is longer than \(buffer.count - 1) bytes; use a file instead")
         }
         return buffer.slice(0..<length).strippingOneTrailingNewline()
     }
