@@ -103,7 +103,8 @@ await measure("raw SQLite (GRDB): SELECT one account row by name, 10 accounts", 
     _ = try! raw.read { try Row_.fetch($0, "tenant-5") }
 }
 try await measure(
-    "raw SQLite (GRDB, async read as the store does): SELECT one row by name, 10 accounts", iterations: n
+    "raw SQLite (GRDB, async read as the store does): SELECT one row by name, 10 accounts",
+    iterations: n
 ) {
     let found: Bool = try await raw.read { db in try Row_.fetch(db, "tenant-5") != nil }
     precondition(found)
