@@ -79,14 +79,7 @@ struct GrantTests {
     @Test("authorization_code with PKCE S256 stores a refresh-token account that refreshes")
     func authorizationCode() async throws {
         try await withHarness { h in
-            let session = AuthorizationSession(redirectURI: "http://127.0.0.1:9/callback")
-            let url = try session.authorizeURL(
-                base: h.server.authorizeURL,
-                clientID: Harness.clientID,
-                scope: "api offline_access"
-            )
-            let parameters = try await followAuthorize(url, http: h.http)
-            let code = try session.code(from: parameters)
+            let (session, code) = try await authorizeInBrowser(h)
             let account = try await h.provider.authorize(
                 Account(name: "acme", mode: .refreshToken, clientID: Harness.clientID, tokenURL: h.server.tokenURL),
                 clientSecret: SecureBytes(utf8: Harness.clientSecret),
@@ -107,13 +100,7 @@ struct GrantTests {
     @Test("a wrong PKCE verifier is invalid_grant and stores nothing")
     func wrongVerifier() async throws {
         try await withHarness { h in
-            let session = AuthorizationSession(redirectURI: "http://127.0.0.1:9/callback")
-            let url = try session.authorizeURL(
-                base: h.server.authorizeURL,
-                clientID: Harness.clientID,
-                scope: "api offline_access"
-            )
-            let code = try session.code(from: try await followAuthorize(url, http: h.http))
+            let (session, code) = try await authorizeInBrowser(h)
             await expectOAuthError(.reauthorizationRequired) {
                 try await h.provider.authorize(
                     Account(name: "acme", mode: .refreshToken, clientID: Harness.clientID, tokenURL: h.server.tokenURL),
@@ -211,6 +198,17 @@ struct GrantTests {
             #expect(h.server.stats.tokenRequests == 0)
         }
     }
+}
+
+/// Plays the browser: a new session, its authorize URL fetched, the code taken from the redirect (state checked).
+func authorizeInBrowser(_ h: Harness) async throws -> (AuthorizationSession, SecureBytes) {
+    let session = AuthorizationSession(redirectURI: "http://127.0.0.1:9/callback")
+    let url = try session.authorizeURL(
+        base: h.server.authorizeURL,
+        clientID: Harness.clientID,
+        scope: "api offline_access"
+    )
+    return (session, try session.code(from: try await followAuthorize(url, http: h.http)))
 }
 
 /// GETs the authorize URL without following the redirect and returns the redirect's query parameters.
