@@ -1,4 +1,3 @@
-import CSodium
 import Foundation
 
 /// Small codecs used by the fake server: `application/x-www-form-urlencoded`, base64url, SHA-256, random tokens
@@ -99,17 +98,7 @@ enum Encoding {
         Data(base64Encoded: string).map { [UInt8]($0) }
     }
 
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let input = bytes.isEmpty ? [0] : bytes
-        let length = UInt64(bytes.count)
-        input.withUnsafeBufferPointer { inputBuffer in
-            digest.withUnsafeMutableBufferPointer { digestBuffer in
-                _ = crypto_hash_sha256(digestBuffer.baseAddress!, inputBuffer.baseAddress!, length)
-            }
-        }
-        return digest
-    }
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] { SHA256Sodium.hash(bytes) }
 
     /// The S256 code challenge of a PKCE verifier: BASE64URL(SHA256(ASCII(verifier))).
     static func s256Challenge(verifier: String) -> String {
