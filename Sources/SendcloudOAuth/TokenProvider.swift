@@ -55,6 +55,12 @@ public final class TokenProvider: Sendable {
     /// contacting the server) or ``VaultError``.
     public func accessToken(for name: AccountName) async throws -> AccessToken {
         let (account, secrets) = try await vault.openAccount(named: name)
+        return try await accessToken(account, secrets)
+    }
+
+    /// ``accessToken(for:)`` for an account already read (one vault read per call on the hot path).
+    private func accessToken(_ account: Account, _ secrets: AccountSecrets) async throws -> AccessToken {
+        let name = account.name
         try Self.requireTokenMode(account)
         if account.status == .reauthRequired { throw Self.reauthError(account) }
         if let token = secrets.accessToken, isFresh(account.accessTokenExpiresAt) {
@@ -107,7 +113,7 @@ public final class TokenProvider: Sendable {
             }
             return "Basic " + Data((account.clientID + ":" + secret).utf8).base64EncodedString()
         }
-        return try await accessToken(for: name).authorizationHeaderValue
+        return try await accessToken(account, secrets).authorizationHeaderValue
     }
 
     /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`

@@ -28,10 +28,6 @@ struct Token: AsyncParsableCommand {
     func run() async throws {
         let accountName = try AccountName(name)
         let vault = try await global.openVault()
-        let account = try await vault.account(named: accountName)
-        if account.mode == .basic && !header {
-            throw CLIError.usage("'\(accountName)' is a basic account and has no access token; use --header")
-        }
         try await OAuthSession.with(vault, global) { provider in
             if header {
                 let value = try await provider.authorizationHeaderValue(for: accountName)
@@ -42,7 +38,12 @@ struct Token: AsyncParsableCommand {
                 }
                 return
             }
-            let token = try await provider.accessToken(for: accountName)
+            let token: AccessToken
+            do {
+                token = try await provider.accessToken(for: accountName)
+            } catch let error as OAuthError where error.code == .notSupported {
+                throw CLIError.usage("'\(accountName)' is a basic account and has no access token; use --header")
+            }
             if global.json {
                 Output.printJSON([
                     "access_token": token.value.unsafeStringValue() ?? "", "token_type": "bearer",
