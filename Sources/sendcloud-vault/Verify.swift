@@ -13,7 +13,8 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         let vault = try await global.openVault()
         let problems = try await vault.verify()
-        let accounts = try await vault.accounts().count
+        // Counted from the raw records: a row that cannot be decoded is one of the problems, not a reason to stop.
+        let accounts = try await vault.store.accountRecords().count
         if global.json {
             Output.printJSON(
                 [

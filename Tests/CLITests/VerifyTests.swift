@@ -48,6 +48,8 @@ struct VerifyTests {
         UPDATE account SET client_secret = (SELECT client_secret FROM account WHERE name = 'bolt')
           WHERE name = 'acme';
         """,
+        // A column of the wrong type: the row cannot even be decoded.
+        "UPDATE account SET generation = 'x' WHERE name = 'acme';",
     ]
 
     @Test(
