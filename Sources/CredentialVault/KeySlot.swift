@@ -101,7 +101,7 @@ public enum NewKeySlot: Sendable {
 }
 
 /// Wraps and unwraps data keys in key slots.
-enum SlotCipher {
+package enum SlotCipher {
     static let version: UInt8 = 1
 
     /// `"SCVK" ‖ version ‖ vault id ‖ key id (u32 BE) ‖ kind ‖ salt ‖ ops (u64 BE) ‖ mem (u64 BE)`.
@@ -210,7 +210,7 @@ enum SlotCipher {
     }
 
     /// Opens `slot` with `wrappingKey`; `nil` when the key is wrong (or the slot was altered).
-    static func unwrap(_ slot: KeySlot, wrappingKey: SecureBytes, vaultID: [UInt8]) throws(VaultError) -> DataKey? {
+    package static func unwrap(_ slot: KeySlot, wrappingKey: SecureBytes, vaultID: [UInt8]) throws(VaultError) -> DataKey? {
         let b = slot.wrappedKey
         let header = 1 + Sodium.aeadNonceBytes
         guard b.count == header + Sodium.aeadKeyBytes + Sodium.aeadTagBytes, b[0] == version else {

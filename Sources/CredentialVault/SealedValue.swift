@@ -17,11 +17,18 @@ public struct SealedValue: Sendable, Hashable, CustomStringConvertible {
 
 /// Where a sealed value belongs. All of it goes into the associated data, so a value moved to another vault,
 /// account, field or key does not open.
-struct SealingContext: Sendable {
-    var vaultID: [UInt8]
-    var keyID: UInt32
-    var account: AccountName
-    var field: SecretField
+package struct SealingContext: Sendable {
+    package var vaultID: [UInt8]
+    package var keyID: UInt32
+    package var account: AccountName
+    package var field: SecretField
+
+    package init(vaultID: [UInt8], keyID: UInt32, account: AccountName, field: SecretField) {
+        self.vaultID = vaultID
+        self.keyID = keyID
+        self.account = account
+        self.field = field
+    }
 
     /// `"SCVR" ‖ version ‖ vault id (16) ‖ key id (u32 BE) ‖ field (u8) ‖ name length (u16 BE) ‖ name`.
     var associatedData: [UInt8] {
@@ -39,8 +46,8 @@ struct SealingContext: Sendable {
 
 /// Seals and opens record values with XChaCha20-Poly1305 and a fresh random nonce per seal.
 /// There is no way to open without the associated data of a ``SealingContext``.
-enum RecordCipher {
-    static func seal(_ plaintext: SecureBytes, key: DataKey, context: SealingContext) -> SealedValue {
+package enum RecordCipher {
+    package static func seal(_ plaintext: SecureBytes, key: DataKey, context: SealingContext) -> SealedValue {
         seal(plaintext, key: key, context: context, nonce: Sodium.randomBytes(Sodium.aeadNonceBytes))
     }
 
@@ -53,7 +60,11 @@ enum RecordCipher {
         return SealedValue(bytes: [SealedValue.formatVersion] + nonce + ct)
     }
 
-    static func open(_ value: SealedValue, key: DataKey, context: SealingContext) throws(VaultError) -> SecureBytes {
+    package static func open(
+        _ value: SealedValue,
+        key: DataKey,
+        context: SealingContext
+    ) throws(VaultError) -> SecureBytes {
         let b = value.bytes
         let header = 1 + Sodium.aeadNonceBytes
         guard b.count >= header + Sodium.aeadTagBytes, b[0] == SealedValue.formatVersion else {
@@ -80,11 +91,16 @@ enum RecordCipher {
 }
 
 /// A data key: 32 random bytes (mlocked) and the id records name it by.
-struct DataKey: Sendable {
-    var id: UInt32
-    var bytes: SecureBytes
+package struct DataKey: Sendable {
+    package var id: UInt32
+    package var bytes: SecureBytes
 
-    static func generate(id: UInt32) -> DataKey {
+    package init(id: UInt32, bytes: SecureBytes) {
+        self.id = id
+        self.bytes = bytes
+    }
+
+    package static func generate(id: UInt32) -> DataKey {
         DataKey(id: id, bytes: SecureBytes.random(count: Sodium.aeadKeyBytes, locked: true))
     }
 }

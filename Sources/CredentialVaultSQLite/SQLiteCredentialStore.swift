@@ -438,7 +438,8 @@ public final class SQLiteCredentialStore: CredentialStore {
         return stored
     }
 
-    private static func slot(from row: Row) throws -> KeySlot {
+    /// Decodes one `key_slot` row; every column is checked, so a tampered row is an integrity error, never a trap.
+    package static func slot(from row: Row) throws -> KeySlot {
         let id = row.value("id", as: Int64.self) ?? 0
         guard let keyID = UInt32(exactly: row.value("key_id", as: Int64.self) ?? -1),
             let wrapped = row.value("wrapped_key", as: Data.self)
@@ -484,7 +485,8 @@ public final class SQLiteCredentialStore: CredentialStore {
         ]
     }
 
-    private static func account(from row: Row) throws -> StoredAccount {
+    /// Decodes one `account` row; every column is checked, so a tampered row is an integrity error, never a trap.
+    package static func account(from row: Row) throws -> StoredAccount {
         let rawName = row.value("name", as: String.self) ?? ""
         guard let name = try? AccountName(rawName),
             let mode = AccountMode(rawValue: row.value("mode", as: String.self) ?? ""),

@@ -3,7 +3,7 @@ import Foundation
 
 /// `application/x-www-form-urlencoded` encoding (WHATWG / RFC 6749 Appendix B): unreserved bytes as they are,
 /// space as `+`, everything else `%XX`. Works on bytes so that secrets need not become `String`s.
-enum FormEncoding {
+package enum FormEncoding {
     static func isUnreserved(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
@@ -71,7 +71,7 @@ enum FormEncoding {
     }
 
     /// Decodes a query string or form body into pairs (for the loopback redirect).
-    static func decode(_ query: Substring) -> [(String, String)] {
+    package static func decode(_ query: Substring) -> [(String, String)] {
         query.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             func unescape(_ s: Substring) -> String {

@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 
 /// Parses the token endpoint's JSON answers (spec: `OAuth2TokenExchange` and `ErrorOAuth2`).
-enum TokenResponseParser {
+package enum TokenResponseParser {
     /// Assumed when a token answer has no `expires_in`.
     static let defaultLifetime: Int64 = 3600
     /// The longest lifetime believed.
@@ -18,7 +18,7 @@ enum TokenResponseParser {
         return clean.count > 300 ? String(clean.prefix(300)) + "…" : clean
     }
 
-    static func parseSuccess(_ buffer: ByteBuffer, receivedAt: Date) throws(OAuthError) -> TokenResponse {
+    package static func parseSuccess(_ buffer: ByteBuffer, receivedAt: Date) throws(OAuthError) -> TokenResponse {
         let data = Data(buffer.readableBytesView)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw OAuthError(.invalidResponse, "the token endpoint answered 2xx with a body that is not a JSON object")
@@ -46,7 +46,7 @@ enum TokenResponseParser {
         )
     }
 
-    struct ErrorBody {
+    package struct ErrorBody {
         var status: Int
         var error: String?
         var description: String?
@@ -91,7 +91,7 @@ enum TokenResponseParser {
 
     /// The spec's error body; fields are sanitised (printable, at most 300 characters). A non-JSON body yields
     /// only the status: raw bodies are never quoted.
-    static func parseError(_ buffer: ByteBuffer, status: Int) -> ErrorBody {
+    package static func parseError(_ buffer: ByteBuffer, status: Int) -> ErrorBody {
         let data = Data(buffer.readableBytesView)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             return ErrorBody(status: status)
