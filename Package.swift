@@ -111,6 +111,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         // A fake Sendcloud (Ory Hydra) token endpoint on 127.0.0.1, shared by the OAuth and CLI tests.

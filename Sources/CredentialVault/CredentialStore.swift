@@ -2,8 +2,11 @@ public import Foundation
 
 /// The vault-wide record: its id (bound into every sealed value) and the current data key id.
 public struct VaultHeader: Sendable, Equatable {
-    /// The on-disk format this package writes.
-    public static let currentFormatVersion = 1
+    /// The on-disk format this package writes: 2, in which every sealed value also authenticates its account's
+    /// metadata (1: values bound to vault, account, field and key only).
+    public static let currentFormatVersion = 2
+    /// The formats this package opens; earlier ones are upgraded at unlock (``CredentialVault/upgradeFormat()``).
+    public static let supportedFormatVersions = 1...currentFormatVersion
 
     /// 16 random bytes naming the vault; part of every associated data.
     public var vaultID: [UInt8]
@@ -36,8 +39,12 @@ public protocol CredentialStore: Sendable {
     /// Writes the header and the first slots. Throws ``VaultError/Code/vaultExists`` if a header exists.
     func createVault(header: VaultHeader, slots: [KeySlot]) async throws
 
-    /// All key slots, ordered by id.
+    /// The key slots that decode, ordered by id (a damaged slot row is left out; see ``slotRecords()``).
     func slots() async throws -> [KeySlot]
+
+    /// Every key slot row, ordered by id, each decoded or with its decoding error naming the slot (for `verify`
+    /// and `key list`; unlocking skips damaged slots).
+    func slotRecords() async throws -> [Result<KeySlot, VaultError>]
 
     /// Stores `slot` (its `id` is ignored) and returns it with the id assigned. Throws
     /// ``VaultError/Code/conflict`` if `slot.keyID` is no longer the header's key id (a rotation ran).
@@ -87,8 +94,30 @@ public protocol CredentialStore: Sendable {
         _ body: () async throws -> T
     ) async throws -> T
 
-    /// Checks the storage itself (for SQLite, `PRAGMA quick_check`); returns one line per problem found.
-    func checkStorage() async throws -> [String]
+    /// Format upgrade in one transaction: writes each of `records` by compare-and-swap on `expectedGenerations` (as
+    /// ``update(_:expectedGeneration:)`` does, refusing a key id other than the header's), then, if `formatVersion`
+    /// is given, sets the header's format version to it — provided the store still holds exactly `accountCount`
+    /// accounts. Any mismatch rolls everything back with ``VaultError/Code/conflict``.
+    func upgradeFormat(
+        records: [StoredAccount],
+        expectedGenerations: [AccountName: Int64],
+        formatVersion: Int?,
+        accountCount: Int
+    ) async throws
+
+    /// Runs `body` while holding the lock of every account at once (the locks of
+    /// ``withAccountLock(_:timeout:isolation:_:)``): waits for every holder to finish, and keeps new ones out until
+    /// `body` returns. A data-key rotation runs under it, so that a refresh in flight can always store its rotated
+    /// token. Throws ``VaultError/Code/lockTimeout`` if the locks are not all obtained within `timeout`.
+    func withEveryAccountLock<T: Sendable>(
+        timeout: Duration,
+        isolation: isolated (any Actor)?,
+        _ body: () async throws -> T
+    ) async throws -> T
+
+    /// Checks the storage itself (for SQLite, `PRAGMA quick_check`, file permissions and the lock folder); returns
+    /// one error per problem found (``VaultError/Code/unsafePermissions`` for permissions).
+    func checkStorage() async throws -> [VaultError]
 
     /// Data-key rotation in one transaction: sets the header's key id to `newKeyID` if it is still
     /// `expectedKeyID`, replaces every slot with `slots` if the stored slots are still `expectedSlots`, and writes
@@ -113,5 +142,14 @@ extension CredentialStore {
         isolation: isolated (any Actor)? = #isolation
     ) async throws -> T {
         try await withAccountLock(name, timeout: timeout, isolation: isolation, body)
+    }
+
+    /// ``withEveryAccountLock(timeout:isolation:_:)`` in the caller's isolation.
+    public func withEveryAccountLock<T: Sendable>(
+        timeout: Duration,
+        _ body: () async throws -> T,
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws -> T {
+        try await withEveryAccountLock(timeout: timeout, isolation: isolation, body)
     }
 }

@@ -25,6 +25,9 @@ public final class CredentialVault: Sendable {
         var slotKind: KeySlot.Kind
         var slotID: Int64
         var wrappingKey: SecureBytes
+        /// The header's format version as last read: below 2, legacy values (without authenticated metadata) are
+        /// still accepted, until ``upgradeFormat()`` has resealed every record.
+        var formatVersion: Int
     }
     private let unlocked: Mutex<Unlocked>
 
@@ -79,7 +82,8 @@ public final class CredentialVault: Sendable {
                 dataKey: dataKey,
                 slotKind: slots[0].kind,
                 slotID: stored.first?.id ?? 0,
-                wrappingKey: firstWrappingKey!
+                wrappingKey: firstWrappingKey!,
+                formatVersion: header.formatVersion
             ),
             logger: logger
         )
@@ -96,8 +100,11 @@ public final class CredentialVault: Sendable {
         guard let header = try await store.header() else {
             throw VaultError(.noVault, "no vault has been created here")
         }
-        guard header.formatVersion == VaultHeader.currentFormatVersion else {
-            throw VaultError.integrity("unsupported vault format version \(header.formatVersion)")
+        guard VaultHeader.supportedFormatVersions.contains(header.formatVersion) else {
+            throw VaultError.integrity(
+                "unsupported vault format version \(header.formatVersion) (this version of sendcloud-vault reads "
+                    + "\(VaultHeader.supportedFormatVersions.lowerBound)...\(VaultHeader.currentFormatVersion))"
+            )
         }
         guard header.vaultID.count == 16 else { throw VaultError.integrity("the vault id is malformed") }
         let candidates = try await store.slots().filter { SlotCipher.accepts($0, secret) && $0.keyID == header.keyID }
@@ -117,16 +124,31 @@ public final class CredentialVault: Sendable {
             }
             if let key = opened {
                 logger.debug("vault unlocked", metadata: ["slot": "\(slot.id)"])
-                return CredentialVault(
+                let vault = CredentialVault(
                     store: store,
                     vaultID: header.vaultID,
-                    unlocked: Unlocked(dataKey: key, slotKind: slot.kind, slotID: slot.id, wrappingKey: wrappingKey),
+                    unlocked: Unlocked(
+                        dataKey: key,
+                        slotKind: slot.kind,
+                        slotID: slot.id,
+                        wrappingKey: wrappingKey,
+                        formatVersion: header.formatVersion
+                    ),
                     logger: logger
                 )
+                if header.formatVersion < VaultHeader.currentFormatVersion { await vault.upgradeFormatLogged() }
+                return vault
             }
         }
         logger.notice("vault unlock failed", metadata: ["slots_tried": "\(candidates.count)"])
-        throw damaged ?? VaultError.wrongKey()
+        if let damaged { throw damaged }
+        let unreadable = try await store.slotRecords().filter { if case .failure = $0 { true } else { false } }.count
+        if unreadable > 0 {
+            throw VaultError.integrity(
+                "no key slot opens the vault; \(unreadable) damaged key slot(s) were skipped (see 'key list')"
+            )
+        }
+        throw VaultError.wrongKey()
     }
 
     // MARK: - Accounts
@@ -134,6 +156,7 @@ public final class CredentialVault: Sendable {
     /// Adds an account with its secrets; returns the stored metadata (generation 1).
     @discardableResult
     public func addAccount(_ account: Account, secrets: AccountSecrets) async throws -> Account {
+        try Self.requireClientSecret(secrets, account.name)
         var account = account
         let now = Date()
         account.generation = 1
@@ -152,9 +175,15 @@ public final class CredentialVault: Sendable {
         return record.account
     }
 
-    /// The metadata of `name`. Throws ``VaultError/Code/notFound``.
+    /// The metadata of `name`, authenticated (one sealed value is opened and wiped). Throws
+    /// ``VaultError/Code/notFound`` or ``VaultError/Code/integrityFailure``.
     public func account(named name: AccountName) async throws -> Account {
-        try await storedAccount(named: name).account
+        var record = try await storedAccount(named: name)
+        if record.keyID != dataKey.id, try await reloadKeyIfRotated() {
+            record = try await storedAccount(named: name)
+        }
+        try authenticate(record, with: dataKey)
+        return record.account
     }
 
     /// The metadata and opened secrets of `name`. Throws ``VaultError/Code/notFound`` or
@@ -167,9 +196,25 @@ public final class CredentialVault: Sendable {
         return (record.account, try open(record))
     }
 
-    /// The metadata of every account, ordered by name.
+    /// The metadata of every account, ordered by name, each authenticated. Throws
+    /// ``VaultError/Code/integrityFailure`` naming the first account whose record fails its check.
     public func accounts() async throws -> [Account] {
-        try await store.accounts().map(\.account)
+        var records = try await store.accounts()
+        if records.contains(where: { $0.keyID != dataKey.id }), try await reloadKeyIfRotated() {
+            records = try await store.accounts()
+        }
+        let key = dataKey
+        return try records.map { record in
+            try authenticate(record, with: key)
+            return record.account
+        }
+    }
+
+    /// The metadata of every account as stored, *not authenticated*: for choosing which accounts to refresh, where
+    /// a tampered row costs nothing because every refresh opens (and so authenticates) its record under the
+    /// account's lock before anything is sent. Rows that cannot be decoded at all are left out.
+    public func accountsForScheduling() async throws -> [Account] {
+        try await store.accountRecords().compactMap { try? $0.get().account }
     }
 
     /// Writes `account` and `secrets` if the stored generation is still `expectedGeneration`, and returns the
@@ -180,8 +225,9 @@ public final class CredentialVault: Sendable {
         secrets: AccountSecrets,
         expectedGeneration: Int64
     ) async throws -> Account {
+        try Self.requireClientSecret(secrets, account.name)
         var account = account
-        account.generation = expectedGeneration + 1
+        account.generation = try Self.nextGeneration(after: expectedGeneration, account.name)
         account.updatedAt = Date()
         let record = seal(account, secrets)
         do {
@@ -212,30 +258,79 @@ public final class CredentialVault: Sendable {
 
     func seal(_ account: Account, _ secrets: AccountSecrets, with key: DataKey? = nil) -> StoredAccount {
         let key = key ?? dataKey
+        let fields = Set(SecretField.allCases.filter { secrets[$0] != nil })
+        let metadata = AuthenticatedMetadata(account, fields: fields)
         var sealed: [SecretField: SealedValue] = [:]
-        for field in SecretField.allCases {
-            if let value = secrets[field] {
-                sealed[field] = RecordCipher.seal(value, key: key, context: context(account.name, field, key.id))
-            }
+        for field in fields {
+            sealed[field] = RecordCipher.seal(
+                secrets[field]!,
+                key: key,
+                context: context(account.name, field, key.id, metadata)
+            )
         }
         return StoredAccount(account: account, keyID: key.id, sealed: sealed)
     }
 
     func open(_ record: StoredAccount, with key: DataKey? = nil) throws(VaultError) -> AccountSecrets {
-        let key = key ?? dataKey
+        let (key, legacy) = unlocked.withLock { (key ?? $0.dataKey, $0.formatVersion < 2) }
+        let metadata = try metadata(of: record, acceptingLegacy: legacy)
         var secrets = AccountSecrets()
         for (field, value) in record.sealed {
             secrets[field] = try RecordCipher.open(
                 value,
                 key: key,
-                context: context(record.account.name, field, record.keyID)
+                context: context(record.account.name, field, record.keyID, metadata),
+                acceptingLegacy: legacy
             )
         }
         return secrets
     }
 
-    private func context(_ name: AccountName, _ field: SecretField, _ keyID: UInt32) -> SealingContext {
-        SealingContext(vaultID: vaultID, keyID: keyID, account: name, field: field)
+    /// Checks `record`'s metadata by opening one of its values (each binds all of it) and wiping the plaintext.
+    func authenticate(_ record: StoredAccount, with key: DataKey) throws(VaultError) {
+        let legacy = unlocked.withLock { $0.formatVersion < 2 }
+        let metadata = try metadata(of: record, acceptingLegacy: legacy)
+        guard let (field, value) = record.sealed.min(by: { $0.key.rawValue < $1.key.rawValue }) else { return }
+        _ = try RecordCipher.open(
+            value,
+            key: key,
+            context: context(record.account.name, field, record.keyID, metadata),
+            acceptingLegacy: legacy
+        )
+    }
+
+    /// The metadata `record`'s values must bind. A record without any sealed value has nothing to authenticate its
+    /// metadata with: every account stores at least its client secret, so such a row was tampered with.
+    private func metadata(of record: StoredAccount, acceptingLegacy: Bool) throws(VaultError) -> AuthenticatedMetadata {
+        guard !record.sealed.isEmpty || acceptingLegacy else {
+            throw .integrity(
+                "the record of '\(record.account.name)' holds no sealed value, so its metadata cannot be authenticated"
+            )
+        }
+        return AuthenticatedMetadata(record.account, fields: Set(record.sealed.keys))
+    }
+
+    private func context(
+        _ name: AccountName,
+        _ field: SecretField,
+        _ keyID: UInt32,
+        _ metadata: AuthenticatedMetadata
+    ) -> SealingContext {
+        SealingContext(vaultID: vaultID, keyID: keyID, account: name, field: field, metadata: metadata)
+    }
+
+    private static func requireClientSecret(_ secrets: AccountSecrets, _ name: AccountName) throws(VaultError) {
+        guard secrets.clientSecret != nil else {
+            throw .invalid("account '\(name)' needs its client secret (every mode uses it)")
+        }
+    }
+
+    /// `generation + 1`, refusing a generation that a decoded record cannot have (``StoredAccount/maximumGeneration``).
+    static func nextGeneration(after generation: Int64, _ name: AccountName) throws(VaultError) -> Int64 {
+        guard (0..<StoredAccount.maximumGeneration).contains(generation) else {
+            throw .integrity("the generation of '\(name)' is out of range")
+        }
+        return generation + 1
     }
 
     /// Another process may have rotated the data key (``rotateDataKey(dropOtherSlots:)``). If so, unwraps the new
@@ -271,6 +366,9 @@ public final class CredentialVault: Sendable {
         public var account: AccountName?
         /// What is wrong.
         public var message: String
+        /// The kind of problem: ``VaultError/Code/unsafePermissions`` for permissions, else mostly
+        /// ``VaultError/Code/integrityFailure``.
+        public var code: VaultError.Code = .integrityFailure
         /// `account: message` or just the message.
         public var description: String { account.map { "\($0): \(message)" } ?? message }
     }
@@ -278,11 +376,26 @@ public final class CredentialVault: Sendable {
     /// Opens every sealed value of every account and checks every slot's key id; returns the problems found
     /// (empty when the vault is sound). Reads only.
     public func verify() async throws -> [Problem] {
-        var problems = try await store.checkStorage().map { Problem(message: "storage: \($0)") }
+        var problems = try await store.checkStorage().map {
+            Problem(message: "storage: \($0.message)", code: $0.code)
+        }
         let key = dataKey
-        for slot in try await store.slots() where slot.keyID != key.id {
+        for result in try await store.slotRecords() {
+            switch result {
+            case .success(let slot) where slot.keyID != key.id:
+                problems.append(
+                    Problem(message: "key slot \(slot.id) wraps key \(slot.keyID), not the current key \(key.id)")
+                )
+            case .success: break
+            case .failure(let error): problems.append(Problem(message: error.message + " (skipped at unlock)"))
+            }
+        }
+        if let header = try await store.header(), header.formatVersion < VaultHeader.currentFormatVersion {
             problems.append(
-                Problem(message: "key slot \(slot.id) wraps key \(slot.keyID), not the current key \(key.id)")
+                Problem(
+                    message: "the vault is still in format \(header.formatVersion) (metadata not authenticated): "
+                        + "a record that does not open kept it from being upgraded"
+                )
             )
         }
         for result in try await store.accountRecords() {
@@ -302,6 +415,9 @@ public final class CredentialVault: Sendable {
 
     /// The key slots, ordered by id.
     public func slots() async throws -> [KeySlot] { try await store.slots() }
+
+    /// Every key slot row, decoded or with the problem that makes it unusable (damaged slots are skipped at unlock).
+    public func slotRecords() async throws -> [Result<KeySlot, VaultError>] { try await store.slotRecords() }
 
     /// The id of the slot that opened this vault.
     public var unlockedSlotID: Int64 { unlocked.withLock { $0.slotID } }
@@ -359,24 +475,48 @@ public final class CredentialVault: Sendable {
     /// Makes a new data key, reseals every record under it and rewraps it under the slot that opened the vault,
     /// all in one transaction. Other slots wrap the old key and cannot be rewrapped without their secrets, so
     /// they must be dropped explicitly (`dropOtherSlots`) and added again afterwards.
-    public func rotateDataKey(dropOtherSlots: Bool) async throws {
+    ///
+    /// Rotation runs under every account's lock (``CredentialStore/withEveryAccountLock(timeout:_:isolation:)``):
+    /// it waits up to `lockTimeout` for refreshes in flight to commit — a refresh that has spent its refresh token
+    /// at the server can always store the rotated one — and keeps new ones waiting until it has committed.
+    public func rotateDataKey(dropOtherSlots: Bool, lockTimeout: Duration = .seconds(60)) async throws {
+        let started = Mutex(false)
+        do {
+            try await store.withEveryAccountLock(timeout: lockTimeout) {
+                started.withLock { $0 = true }
+                try await self.rotateUnderEveryLock(dropOtherSlots: dropOtherSlots)
+            }
+        } catch let error as VaultError where error.code == .lockTimeout && !started.withLock({ $0 }) {
+            throw VaultError(
+                .lockTimeout,
+                "an account's lock stayed held for \(lockTimeout) (a token refresh in flight?); nothing was "
+                    + "rotated, run it again"
+            )
+        }
+    }
+
+    private func rotateUnderEveryLock(dropOtherSlots: Bool) async throws {
         let state = unlocked.withLock { $0 }
         let slots = try await store.slots()
-        let others = slots.filter { $0.id != state.slotID }
-        if !others.isEmpty && !dropOtherSlots {
+        // Damaged slot rows count as other slots: rotation would drop them.
+        let otherCount = try await store.slotRecords().count - (slots.contains { $0.id == state.slotID } ? 1 : 0)
+        if otherCount > 0 && !dropOtherSlots {
             throw VaultError.invalid(
-                "\(others.count) other key slot(s) wrap the current key and would stop working; "
+                "\(otherCount) other key slot(s) wrap the current key and would stop working; "
                     + "rotate with the option to drop them, then add them again"
             )
         }
-        let newKey = DataKey.generate(id: state.dataKey.id &+ 1)
+        guard state.dataKey.id < UInt32.max else {
+            throw VaultError.integrity("the data key id \(state.dataKey.id) cannot be incremented")
+        }
+        let newKey = DataKey.generate(id: state.dataKey.id + 1)
         var records: [StoredAccount] = []
         var expected: [AccountName: Int64] = [:]
         for record in try await store.accounts() {
             let secrets = try open(record, with: state.dataKey)
             var account = record.account
             expected[account.name] = account.generation
-            account.generation += 1
+            account.generation = try Self.nextGeneration(after: account.generation, account.name)
             account.updatedAt = Date()
             records.append(seal(account, secrets, with: newKey))
         }
@@ -409,4 +549,74 @@ public final class CredentialVault: Sendable {
         }
         logger.info("data key rotated", metadata: ["key_id": "\(newKey.id)", "accounts": "\(records.count)"])
     }
+
+    // MARK: - Format upgrade
+
+    /// Upgrades a vault of an earlier format in place: reseals every record whose values predate metadata
+    /// authentication (each bound to its metadata, generation + 1), and — once every record is resealed — sets the
+    /// header to the current format, from which on legacy values are refused. One transaction; records that do not
+    /// open are left as they are (``verify()`` reports them) and keep the header at the old format, so the upgrade
+    /// runs again at the next unlock. Returns the number of records resealed. Called by ``open(_:with:logger:)``.
+    @discardableResult
+    public func upgradeFormat() async throws -> Int {
+        guard let header = try await store.header() else { throw VaultError(.noVault, "the vault is gone") }
+        guard header.formatVersion < VaultHeader.currentFormatVersion else {
+            unlocked.withLock { $0.formatVersion = header.formatVersion }
+            return 0
+        }
+        let key = dataKey
+        var records: [StoredAccount] = []
+        var expected: [AccountName: Int64] = [:]
+        var damaged = 0
+        let all = try await store.accountRecords()
+        for result in all {
+            guard case .success(let record) = result else {
+                damaged += 1
+                continue
+            }
+            guard record.sealed.values.contains(where: { RecordCipher.version(of: $0) != SealedValue.formatVersion })
+            else { continue }
+            do {
+                let secrets = try open(record, with: key)
+                var account = record.account
+                expected[account.name] = account.generation
+                account.generation = try Self.nextGeneration(after: account.generation, account.name)
+                account.updatedAt = Date()
+                records.append(seal(account, secrets, with: key))
+            } catch {
+                logger.warning("record not upgraded: it does not open", metadata: ["account": "\(record.account.name)"])
+                damaged += 1
+            }
+        }
+        let complete = damaged == 0
+        try await store.upgradeFormat(
+            records: records,
+            expectedGenerations: expected,
+            formatVersion: complete ? VaultHeader.currentFormatVersion : nil,
+            accountCount: all.count
+        )
+        if complete { unlocked.withLock { $0.formatVersion = VaultHeader.currentFormatVersion } }
+        logger.notice(
+            "vault format upgraded",
+            metadata: [
+                "resealed": "\(records.count)", "left_damaged": "\(damaged)",
+                "format": "\(complete ? VaultHeader.currentFormatVersion : header.formatVersion)",
+            ]
+        )
+        return records.count
+    }
+
+    /// ``upgradeFormat()`` at unlock: a failure (another process upgrading at the same moment, a read-only file)
+    /// is logged, not fatal — legacy values stay readable until an upgrade succeeds.
+    func upgradeFormatLogged() async {
+        do { try await upgradeFormat() } catch {
+            logger.warning(
+                "vault format upgrade failed; it runs again at the next unlock",
+                metadata: ["error": "\(error)"]
+            )
+        }
+    }
+
+    /// The vault's format version as this instance last read it.
+    public var formatVersion: Int { unlocked.withLock { $0.formatVersion } }
 }

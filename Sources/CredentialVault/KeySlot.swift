@@ -210,7 +210,11 @@ package enum SlotCipher {
     }
 
     /// Opens `slot` with `wrappingKey`; `nil` when the key is wrong (or the slot was altered).
-    package static func unwrap(_ slot: KeySlot, wrappingKey: SecureBytes, vaultID: [UInt8]) throws(VaultError) -> DataKey? {
+    package static func unwrap(
+        _ slot: KeySlot,
+        wrappingKey: SecureBytes,
+        vaultID: [UInt8]
+    ) throws(VaultError) -> DataKey? {
         let b = slot.wrappedKey
         let header = 1 + Sodium.aeadNonceBytes
         guard b.count == header + Sodium.aeadKeyBytes + Sodium.aeadTagBytes, b[0] == version else {

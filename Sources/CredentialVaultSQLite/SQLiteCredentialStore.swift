@@ -25,6 +25,8 @@ public final class SQLiteCredentialStore: CredentialStore {
     /// The vault file.
     public let path: String
     private let queue: DatabaseQueue
+    /// The vault's per-account locks, keyed by the file's identity (``VaultLock``).
+    let lock: VaultLock
 
     /// Opens the vault file at `path`.
     ///
@@ -38,12 +40,16 @@ public final class SQLiteCredentialStore: CredentialStore {
             try Self.createFileIfMissing(path)
         }
         try Self.checkPermissions(path)
+        lock = try VaultLock(vaultPath: path)
         var config = Configuration()
         config.busyMode = .timeout(Self.busyTimeout)
         config.prepareDatabase { db in
             // A committed rotated refresh token must survive power loss: fsync the WAL at every commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Deleted slots and overwritten sealed values are zeroed, not left in free pages, whatever the
+            // SQLite build's default.
+            try db.execute(sql: "PRAGMA secure_delete = ON")
         }
         do {
             // One connection (DatabaseQueue), not a DatabasePool: a pool writes a dummy transaction whenever it
@@ -104,24 +110,64 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
     }
 
-    /// Refuses a missing file (no vault), a non-regular file, or one with any group/other permission bit.
+    /// Refuses (``VaultError/Code/unsafePermissions``, or ``VaultError/Code/noVault`` when missing) a vault
+    /// file that is not a regular file of this user with no group/other permission bit; the same for its `-wal` and
+    /// `-shm` files when they exist (SQLite reads a WAL file as part of the vault: a writable one is a writable
+    /// vault); and a vault folder that is not this user's (or root's) or that group or others may write (they could
+    /// replace the file or plant a `-wal` before SQLite creates one). A readable folder is fine.
     static func checkPermissions(_ path: String) throws {
         var st = stat()
         guard stat(path, &st) == 0 else {
             if errno == ENOENT { throw VaultError(.noVault, "no vault at \(path)") }
             throw VaultError(.storage, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
+        try checkPrivateFile(path, st, what: "a vault")
+        for suffix in ["-wal", "-shm"] {
+            let companion = realPath(path) + suffix
+            var cst = stat()
+            guard lstat(companion, &cst) == 0 else { continue }
+            try checkPrivateFile(companion, cst, what: "the vault's \(suffix) file")
+        }
+        let folder = (realPath(path) as NSString).deletingLastPathComponent
+        var dst = stat()
+        guard stat(folder.isEmpty ? "." : folder, &dst) == 0 else {
+            throw VaultError(.storage, "cannot read \(folder): \(String(cString: strerror(errno)))")
+        }
+        guard dst.st_uid == geteuid() || dst.st_uid == 0, dst.st_mode & 0o022 == 0 else {
+            throw VaultError(
+                .unsafePermissions,
+                "the vault's folder \(folder) must belong to this user (or root) and must not be writable by group "
+                    + "or others (chmod go-w \(folder))"
+            )
+        }
+    }
+
+    private static func checkPrivateFile(_ path: String, _ st: stat, what: String) throws {
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw VaultError(.storage, "\(path) is not a regular file")
+            throw VaultError(.unsafePermissions, "\(path) is not a regular file")
+        }
+        guard st.st_uid == geteuid() else {
+            throw VaultError(
+                .unsafePermissions,
+                "\(path) belongs to uid \(st.st_uid), not to this user (uid \(geteuid())); \(what) file must be "
+                    + "this user's"
+            )
         }
         let mode = st.st_mode & 0o777
         guard mode & 0o077 == 0 else {
             throw VaultError(
                 .unsafePermissions,
-                "\(path) has mode \(String(mode, radix: 8)); a vault must not be readable or writable by group or "
-                    + "others (chmod 600 \(path))"
+                "\(path) has mode \(String(mode, radix: 8)); \(what) file must not be readable or writable by group "
+                    + "or others (chmod 600 \(path))"
             )
         }
+    }
+
+    /// `path` through any symlinks (SQLite puts `-wal`/`-shm` beside the real file), or `path` itself.
+    private static func realPath(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     // MARK: - Schema
@@ -204,8 +250,21 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func slots() async throws -> [KeySlot] {
-        try await run(queue.read) { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY id").map(Self.slot(from:))
+        try await slotRecords().compactMap { try? $0.get() }
+    }
+
+    public func slotRecords() async throws -> [Result<KeySlot, VaultError>] {
+        try await run(queue.read) { db in try Self.readSlots(db) }
+    }
+
+    /// Every slot row, each decoded on its own: a damaged row is reported, not a reason to lose the others.
+    private static func readSlots(_ db: Database) throws -> [Result<KeySlot, VaultError>] {
+        try Row.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY id").map { row in
+            do { return .success(try slot(from: row)) } catch let error as VaultError {
+                return .failure(error)
+            } catch {
+                return .failure(VaultError(.integrityFailure, "a key slot is malformed"))
+            }
         }
     }
 
@@ -242,13 +301,13 @@ public final class SQLiteCredentialStore: CredentialStore {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM key_slot WHERE id = ?", arguments: [id]) != nil else {
                 throw VaultError(.notFound, "no key slot \(id)")
             }
-            let working =
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT COUNT(*) FROM key_slot WHERE id != ? AND key_id = (SELECT key_id FROM vault_header)",
-                    arguments: [id]
-                ) ?? 0
-            guard working > 0 else {
+            // Only slots that decode count: a damaged row cannot open the vault.
+            let keyID = try Self.readHeader(db)?.keyID
+            let working = try Self.readSlots(db).filter { result in
+                guard case .success(let slot) = result else { return false }
+                return slot.id != id && slot.keyID == keyID
+            }
+            guard !working.isEmpty else {
                 throw VaultError(
                     .invalidInput,
                     "key slot \(id) is the last one that opens the vault; add another before removing it"
@@ -315,10 +374,28 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
     }
 
-    public func checkStorage() async throws -> [String] {
-        try await run(queue.read) { db in
+    /// `PRAGMA quick_check`, the permissions of the file, its `-wal`/`-shm` and its folder, the lock folder, and
+    /// whether the file at ``path`` is still the one this store opened (its lock is keyed by that identity).
+    public func checkStorage() async throws -> [VaultError] {
+        var problems = try await run(queue.read) { db in
             try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" }
+        }.map { VaultError(.integrityFailure, "SQLite quick_check: \($0)") }
+        func check(_ body: () throws -> Void) {
+            do { try body() } catch let error as VaultError { problems.append(error) } catch {
+                problems.append(VaultError(.storage, "\(error)"))
+            }
         }
+        check { try Self.checkPermissions(path) }
+        check {
+            guard try VaultLock(vaultPath: path).file == lock.file else {
+                throw VaultError(
+                    .storage,
+                    "\(path) is no longer the file this process opened (replaced meanwhile); its locks would differ"
+                )
+            }
+        }
+        if FileManager.default.fileExists(atPath: lock.directory) { check { try lock.checkDirectory() } }
+        return problems
     }
 
     public func rotate(
@@ -331,7 +408,8 @@ public final class SQLiteCredentialStore: CredentialStore {
     ) async throws {
         try await run(queue.write) { db in
             try Self.requireCurrentKey(expectedKeyID, db)
-            let current = try Row.fetchAll(db, sql: "SELECT * FROM key_slot ORDER BY id").map(Self.slot(from:))
+            // Damaged slot rows are dropped with the others; the decodable ones must be as the caller read them.
+            let current = try Self.readSlots(db).compactMap { try? $0.get() }
             guard current.map(\.id) == expectedSlots.map(\.id),
                 current.map(\.wrappedKey) == expectedSlots.map(\.wrappedKey)
             else {
@@ -350,6 +428,29 @@ public final class SQLiteCredentialStore: CredentialStore {
                 }
                 try Self.compareAndSwap(record, expectedGeneration: expected, db)
             }
+        }
+    }
+
+    public func upgradeFormat(
+        records: [StoredAccount],
+        expectedGenerations: [AccountName: Int64],
+        formatVersion: Int?,
+        accountCount: Int
+    ) async throws {
+        try await run(queue.write) { db in
+            for record in records {
+                try Self.requireCurrentKey(record.keyID, db)
+                guard let expected = expectedGenerations[record.account.name] else {
+                    throw VaultError(.conflict, "no expected generation for '\(record.account.name)'")
+                }
+                try Self.compareAndSwap(record, expectedGeneration: expected, db)
+            }
+            guard let formatVersion else { return }
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
+            guard count == accountCount else {
+                throw VaultError(.conflict, "accounts were added or removed during the format upgrade")
+            }
+            try db.execute(sql: "UPDATE vault_header SET format_version = ? WHERE id = 1", arguments: [formatVersion])
         }
     }
 
@@ -494,7 +595,8 @@ public final class SQLiteCredentialStore: CredentialStore {
             let keyID = UInt32(exactly: row.value("key_id", as: Int64.self) ?? -1),
             let clientID = row.value("client_id", as: String.self),
             let tokenURL = row.value("token_url", as: String.self),
-            let generation = row.value("generation", as: Int64.self)
+            let generation = row.value("generation", as: Int64.self),
+            (1...StoredAccount.maximumGeneration).contains(generation)
         else {
             throw VaultError(.integrityFailure, "the record of account '\(rawName.prefix(128))' is malformed")
         }

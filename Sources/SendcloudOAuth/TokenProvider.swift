@@ -63,7 +63,7 @@ public final class TokenProvider: Sendable {
         let name = account.name
         try Self.requireTokenMode(account)
         if account.status == .reauthRequired { throw Self.reauthError(account) }
-        if let token = secrets.accessToken, isFresh(account.accessTokenExpiresAt) {
+        if let token = Self.usable(secrets.accessToken), isFresh(account.accessTokenExpiresAt) {
             return AccessToken(
                 account: name,
                 value: token,
@@ -172,6 +172,13 @@ public final class TokenProvider: Sendable {
         return expiresAt.timeIntervalSinceNow > Self.seconds(configuration.skew)
     }
 
+    /// A stored access token fit for a header: b64token characters only (one stored by an earlier version could hold
+    /// anything the server sent); anything else counts as no token, and a new one is obtained.
+    private static func usable(_ token: SecureBytes?) -> SecureBytes? {
+        guard let token, TokenSyntax.isB64Token(token) else { return nil }
+        return token
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
@@ -229,7 +236,7 @@ public final class TokenProvider: Sendable {
             let refreshedMeanwhile =
                 account.refreshedAt.map { seen in observedRefreshedAt.map { seen > $0 } ?? true }
                 ?? false
-            if refreshedMeanwhile, account.status == .ok, let token = secrets.accessToken,
+            if refreshedMeanwhile, account.status == .ok, let token = Self.usable(secrets.accessToken),
                 let expiry = account.accessTokenExpiresAt, expiry > Date()
             {
                 // Another holder refreshed while we waited: take its token (no skew check, no second refresh).
@@ -239,7 +246,7 @@ public final class TokenProvider: Sendable {
             if account.status == .reauthRequired && !retryReauthorization {
                 throw Self.reauthError(account)
             }
-            if let window, account.status == .ok, let token = secrets.accessToken,
+            if let window, account.status == .ok, let token = Self.usable(secrets.accessToken),
                 let expiry = account.accessTokenExpiresAt, expiry.timeIntervalSinceNow > Self.seconds(window)
             {
                 return AccessToken(account: name, value: token, expiresAt: expiry, obtainedFromServer: false)

@@ -26,24 +26,64 @@ package enum TokenResponseParser {
         guard let access = object["access_token"] as? String, !access.isEmpty else {
             throw OAuthError(.invalidResponse, "the token endpoint answered 2xx without an access_token")
         }
-        // Sendcloud's access tokens live one hour: a missing lifetime is taken as that, and any given one is bounded
-        // to 0 s ... 7 days, so that a wrong value can neither make every call refresh nor cache a token forever.
-        let given: Int64?
-        switch object["expires_in"] {
-        case let number as NSNumber: given = number.int64Value
-        case let text as String: given = Int64(text)
-        default: given = nil
+        guard TokenSyntax.isB64Token(access.utf8) else {
+            throw OAuthError(
+                .invalidResponse,
+                "the token endpoint's access_token has characters a bearer token cannot have (RFC 6750 b64token)"
+            )
         }
-        let expiresIn = min(max(given ?? defaultLifetime, 0), maximumLifetime)
-        let refresh = (object["refresh_token"] as? String).flatMap { $0.isEmpty ? nil : SecureBytes(utf8: $0) }
+        var refresh: SecureBytes?
+        switch object["refresh_token"] {
+        case nil, is NSNull: refresh = nil
+        case let text as String where text.isEmpty: refresh = nil
+        case let text as String where TokenSyntax.isB64Token(text.utf8): refresh = SecureBytes(utf8: text)
+        default:
+            throw OAuthError(
+                .invalidResponse,
+                "the token endpoint's refresh_token is not a string of RFC 6750 b64token characters"
+            )
+        }
+        var scope: String?
+        switch object["scope"] {
+        case nil, is NSNull: scope = nil
+        case let text as String where text.isEmpty: scope = nil
+        case let text as String where TokenSyntax.isScope(text): scope = text
+        default:
+            throw OAuthError(.invalidResponse, "the token endpoint's scope is not a valid OAuth scope (RFC 6749 §3.3)")
+        }
         return TokenResponse(
             accessToken: SecureBytes(utf8: access),
-            tokenType: object["token_type"] as? String ?? "bearer",
-            expiresIn: expiresIn,
+            tokenType: (object["token_type"] as? String).flatMap { TokenSyntax.isScope($0) ? $0 : nil } ?? "bearer",
+            expiresIn: try expiresIn(object["expires_in"]),
             refreshToken: refresh,
-            scope: object["scope"] as? String,
+            scope: scope,
             receivedAt: receivedAt
         )
+    }
+
+    /// Sendcloud's access tokens live one hour: a missing lifetime is taken as that; a given one is a number of
+    /// seconds (a JSON number, or a string of digits), clamped to 0 s ... 7 days so that a wrong value can neither
+    /// make every call refresh nor cache a token forever. A negative, non-finite or non-numeric value (`true`,
+    /// `"soon"`, an object) makes the answer unusable.
+    static func expiresIn(_ value: Any?) throws(OAuthError) -> Int64 {
+        let seconds: Double
+        switch value {
+        case nil, is NSNull:
+            return defaultLifetime
+        case let number as NSNumber where String(cString: number.objCType) != "c":  // "c": a JSON true/false
+            seconds = number.doubleValue
+        case let text as String:
+            guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)), !text.isEmpty else {
+                throw OAuthError(.invalidResponse, "the token endpoint's expires_in is not a number")
+            }
+            seconds = parsed
+        default:
+            throw OAuthError(.invalidResponse, "the token endpoint's expires_in is not a number")
+        }
+        guard !seconds.isNaN, seconds >= 0 else {
+            throw OAuthError(.invalidResponse, "the token endpoint's expires_in is negative or not a number")
+        }
+        return seconds >= Double(maximumLifetime) ? maximumLifetime : Int64(seconds)
     }
 
     package struct ErrorBody {

@@ -22,7 +22,7 @@ struct KeyList: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try await global.openVault()
-        let slots = try await vault.slots()
+        let records = try await vault.slotRecords()
         let opened = vault.unlockedSlotID
         func detail(_ kind: KeySlot.Kind) -> String {
             if case .passphrase(_, let ops, let mem) = kind { return "argon2id ops=\(ops) mem=\(mem / 1_048_576)MiB" }
@@ -30,23 +30,35 @@ struct KeyList: AsyncParsableCommand {
         }
         if global.json {
             Output.printJSON(
-                slots.map { slot -> [String: Any] in
-                    [
-                        "id": slot.id, "kind": slot.kind.name, "key_id": Int(slot.keyID), "kdf": detail(slot.kind),
-                        "created_at": Output.iso8601(slot.createdAt), "unlocked_with": slot.id == opened,
-                    ]
+                records.map { record -> [String: Any] in
+                    switch record {
+                    case .success(let slot):
+                        return [
+                            "id": slot.id, "kind": slot.kind.name, "key_id": Int(slot.keyID), "kdf": detail(slot.kind),
+                            "created_at": Output.iso8601(slot.createdAt), "unlocked_with": slot.id == opened,
+                        ]
+                    case .failure(let error):
+                        return ["damaged": true, "problem": error.message]
+                    }
                 }
             )
             return
         }
         var rows = [["ID", "KIND", "KDF", "CREATED"]]
-        for slot in slots {
-            rows.append([
-                "\(slot.id)\(slot.id == opened ? "*" : "")", slot.kind.name, detail(slot.kind),
-                slot.createdAt.formatted(.iso8601),
-            ])
+        var damaged: [String] = []
+        for record in records {
+            switch record {
+            case .success(let slot):
+                rows.append([
+                    "\(slot.id)\(slot.id == opened ? "*" : "")", slot.kind.name, detail(slot.kind),
+                    slot.createdAt.formatted(.iso8601),
+                ])
+            case .failure(let error):
+                damaged.append(error.message)
+            }
         }
         print(Output.table(rows))
+        for problem in damaged { print("damaged: \(Output.inert(problem)) (skipped at unlock)") }
     }
 }
 

@@ -8,6 +8,23 @@ enum Output {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
+    /// `text` made inert for a terminal: control characters (C0, DEL, C1), Unicode format characters (bidi
+    /// overrides and the like) and line/paragraph separators are written as `\u{XX}`, so that
+    /// a stored or server-supplied field cannot move the cursor, recolour the screen or forge output lines.
+    static func inert(_ text: String) -> String {
+        var out = ""
+        out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+        for scalar in text.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned:
+                out += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     static func stderr(_ text: String) {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
@@ -60,6 +77,7 @@ enum Output {
 
     /// Left-aligned columns separated by two spaces.
     static func table(_ rows: [[String]]) -> String {
+        let rows = rows.map { $0.map(inert) }
         guard let first = rows.first else { return "" }
         var widths = Array(repeating: 0, count: first.count)
         for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

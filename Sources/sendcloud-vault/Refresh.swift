@@ -98,7 +98,7 @@ struct Refresh: AsyncParsableCommand {
                 ] as [String: Any]
             )
         } else {
-            for (name, error) in failures { Output.stderr("\(name): \(error.message)") }
+            for (name, error) in failures { Output.stderr("\(name): \(Output.inert(error.message))") }
             print("Refreshed \(refreshed.count) account(s); \(failures.count) failed.")
         }
         guard !failures.isEmpty else { return }

@@ -65,7 +65,7 @@ struct SendcloudVault: AsyncParsableCommand {
             )
             FileHandle.standardError.write(data + Data("\n".utf8))
         } else {
-            Output.stderr("sendcloud-vault: error: \(error.message)")
+            Output.stderr("sendcloud-vault: error: \(Output.inert(error.message))")
         }
         Foundation.exit(error.exitCode)
     }

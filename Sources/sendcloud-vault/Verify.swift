@@ -22,7 +22,7 @@ struct Verify: AsyncParsableCommand {
                 ] as [String: Any]
             )
         } else {
-            for problem in problems { print("problem: \(problem)") }
+            for problem in problems { print("problem: \(Output.inert(problem.description))") }
             print(
                 problems.isEmpty
                     ? "OK: \(accounts) account(s), every record opens; permissions are safe."
@@ -30,9 +30,10 @@ struct Verify: AsyncParsableCommand {
             )
         }
         if !problems.isEmpty {
+            let permissions = problems.contains { $0.code == .unsafePermissions }
             throw CLIError(
-                exitCode: ExitStatus.integrity,
-                kind: "integrity-failure",
+                exitCode: permissions ? ExitStatus.configuration : ExitStatus.integrity,
+                kind: permissions ? "unsafe-permissions" : "integrity-failure",
                 message: "\(problems.count) problem(s) found"
             )
         }

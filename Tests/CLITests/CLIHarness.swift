@@ -306,6 +306,11 @@ final class CLIHarness: Sendable {
         let directory = (vault as NSString).deletingLastPathComponent
         var files: [String: Data] = [:]
         for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            var isDirectory: ObjCBool = false
+            // The lock folder holds empty lock files only; the vault's bytes are the files beside it.
+            guard FileManager.default.fileExists(atPath: directory + "/" + name, isDirectory: &isDirectory),
+                !isDirectory.boolValue
+            else { continue }
             files[name] = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
         }
         return files

@@ -328,7 +328,11 @@ struct VaultLifecycleTests {
         await expectVaultError(.notFound) { try await vault.removeAccount(named: "acme") }
         await expectVaultError(.notFound) { try await vault.account(named: "acme") }
         await expectVaultError(.notFound) {
-            try await vault.updateAccount(next, secrets: AccountSecrets(), expectedGeneration: 2)
+            try await vault.updateAccount(
+                next,
+                secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "x")),
+                expectedGeneration: 2
+            )
         }
     }
 }

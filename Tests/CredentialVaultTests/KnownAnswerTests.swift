@@ -22,7 +22,7 @@ struct KnownAnswerTests {
         )
     }
 
-    @Test("record format: sealing with a fixed key, nonce and context gives the golden bytes, and they open")
+    @Test("record format 2: sealing with a fixed key, nonce, context and metadata gives the golden bytes; they open")
     func recordGolden() throws {
         let golden = try GoldenVectors.load()
         let vaultID = [UInt8](hex: golden.vault_id)
@@ -31,7 +31,8 @@ struct KnownAnswerTests {
                 vaultID: vaultID,
                 keyID: golden.key_id,
                 account: try AccountName(record.account),
-                field: try #require(SecretField(rawValue: record.field))
+                field: try #require(SecretField(rawValue: record.field)),
+                metadata: golden.authenticatedMetadata
             )
             let sealed = RecordCipher.seal(
                 SecureBytes([UInt8](hex: record.plaintext)),
@@ -46,6 +47,27 @@ struct KnownAnswerTests {
                 context: ctx
             )
             #expect(opened.bytes.hex == record.plaintext)
+        }
+    }
+
+    @Test("record format 1 (legacy): golden bytes open only while legacy values are accepted")
+    func legacyRecordGolden() throws {
+        let golden = try GoldenVectors.load()
+        let vaultID = [UInt8](hex: golden.vault_id)
+        for record in golden.legacy_records {
+            let ctx = SealingContext(
+                vaultID: vaultID,
+                keyID: golden.key_id,
+                account: try AccountName(record.account),
+                field: try #require(SecretField(rawValue: record.field)),
+                metadata: golden.authenticatedMetadata
+            )
+            let value = SealedValue(bytes: [UInt8](hex: record.sealed))
+            let opened = try RecordCipher.open(value, key: golden.dataKey, context: ctx, acceptingLegacy: true)
+            #expect(opened.bytes.hex == record.plaintext)
+            expectVaultError(.integrityFailure) {
+                try RecordCipher.open(value, key: golden.dataKey, context: ctx, acceptingLegacy: false)
+            }
         }
     }
 

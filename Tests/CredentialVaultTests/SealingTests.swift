@@ -92,6 +92,41 @@ struct SealingTests {
         }
     }
 
+    @Test(
+        "a value does not open when mode, client id, token URL, scopes, generation or the set of fields differ",
+        arguments: [
+            sampleMetadata(mode: .clientCredentials),
+            sampleMetadata(clientID: "acme-public2"),
+            sampleMetadata(tokenURL: "http://127.0.0.1:9/x"),
+            sampleMetadata(tokenURL: "https://account.sendcloud.com/oauth2/token "),
+            sampleMetadata(scopes: nil),
+            sampleMetadata(scopes: "api offline_access"),
+            sampleMetadata(generation: 2),
+            sampleMetadata(fields: [.clientSecret]),
+            sampleMetadata(fields: [.clientSecret, .refreshToken, .accessToken]),
+        ]
+    )
+    func metadataBinding(edited: AuthenticatedMetadata) throws {
+        let ctx = context("acme", field: .refreshToken)
+        let sealed = RecordCipher.seal(secret, key: key, context: ctx)
+        #expect(try RecordCipher.open(sealed, key: key, context: ctx) == secret)
+        var other = ctx
+        other.metadata = edited
+        expectVaultError(.integrityFailure) { try RecordCipher.open(sealed, key: key, context: other) }
+    }
+
+    @Test("a length-prefixed encoding: moving bytes between client id and token URL does not keep a value valid")
+    func metadataFieldBoundaries() {
+        let ctx = context("acme", field: .clientSecret, metadata: sampleMetadata(clientID: "ab", tokenURL: "https://c"))
+        let sealed = RecordCipher.seal(secret, key: key, context: ctx)
+        let shifted = context(
+            "acme",
+            field: .clientSecret,
+            metadata: sampleMetadata(clientID: "a", tokenURL: "bhttps://c")
+        )
+        expectVaultError(.integrityFailure) { try RecordCipher.open(sealed, key: key, context: shifted) }
+    }
+
     @Test("integrity errors name the account and field but never the secret")
     func errorTextHasNoSecret() throws {
         let ctx = context("acme", field: .clientSecret)

@@ -52,7 +52,17 @@ struct GoldenVectors: Decodable {
     var vault_id: String
     var data_key: String
     var key_id: UInt32
+    struct Metadata: Decodable {
+        var mode: String
+        var client_id: String
+        var token_url: String
+        var scopes: String?
+        var generation: Int64
+        var fields: [UInt8]
+    }
+    var metadata: Metadata
     var records: [Record]
+    var legacy_records: [Record]
     var passphrase_slot: PassphraseSlot
     var key_file_slot: KeyFileSlot
 
@@ -64,15 +74,43 @@ struct GoldenVectors: Decodable {
     }
 
     var dataKey: DataKey { DataKey(id: key_id, bytes: SecureBytes([UInt8](hex: data_key))) }
+
+    /// The metadata the golden records bind.
+    var authenticatedMetadata: AuthenticatedMetadata {
+        var account = Account(
+            name: "acme-shop",
+            mode: AccountMode(rawValue: metadata.mode)!,
+            clientID: metadata.client_id,
+            scopes: metadata.scopes,
+            tokenURL: metadata.token_url
+        )
+        account.generation = metadata.generation
+        return AuthenticatedMetadata(account, fields: Set(metadata.fields.map { SecretField(rawValue: $0)! }))
+    }
 }
 
 func context(
     _ name: AccountName = "acme-shop",
     field: SecretField = .refreshToken,
     vaultID: [UInt8] = Array(repeating: 0xAB, count: 16),
-    keyID: UInt32 = 1
+    keyID: UInt32 = 1,
+    metadata: AuthenticatedMetadata = sampleMetadata()
 ) -> SealingContext {
-    SealingContext(vaultID: vaultID, keyID: keyID, account: name, field: field)
+    SealingContext(vaultID: vaultID, keyID: keyID, account: name, field: field, metadata: metadata)
+}
+
+/// Metadata for sealing tests; change one field to get metadata that a value sealed with the default must refuse.
+func sampleMetadata(
+    mode: AccountMode = .refreshToken,
+    clientID: String = "acme-public",
+    tokenURL: String = "https://account.sendcloud.com/oauth2/token",
+    scopes: String? = "api",
+    generation: Int64 = 1,
+    fields: Set<SecretField> = [.clientSecret, .refreshToken]
+) -> AuthenticatedMetadata {
+    var account = Account(name: "acme", mode: mode, clientID: clientID, scopes: scopes, tokenURL: tokenURL)
+    account.generation = generation
+    return AuthenticatedMetadata(account, fields: fields)
 }
 
 /// Expects `body` to throw a ``VaultError`` with `code`.

@@ -222,13 +222,54 @@ struct ResponseParsingTests {
         try TokenResponseParser.parseSuccess(ByteBuffer(string: json), receivedAt: Date(timeIntervalSince1970: 1000))
     }
 
-    @Test("expires_in: absent → one hour; negative → 0; huge → 7 days; as a string too")
+    @Test("expires_in: absent → one hour; huge (even 1e300) → 7 days; fractional → whole seconds; as a string too")
     func lifetimes() throws {
         #expect(try parse(#"{"access_token":"a"}"#).expiresIn == 3600)
-        #expect(try parse(#"{"access_token":"a","expires_in":-5}"#).expiresIn == 0)
+        #expect(try parse(#"{"access_token":"a","expires_in":null}"#).expiresIn == 3600)
+        #expect(try parse(#"{"access_token":"a","expires_in":0}"#).expiresIn == 0)
         #expect(try parse(#"{"access_token":"a","expires_in":99999999999}"#).expiresIn == 7 * 86400)
+        #expect(try parse(#"{"access_token":"a","expires_in":1e300}"#).expiresIn == 7 * 86400)
+        #expect(try parse(#"{"access_token":"a","expires_in":99999999999999999999999}"#).expiresIn == 7 * 86400)
+        #expect(try parse(#"{"access_token":"a","expires_in":3599.9}"#).expiresIn == 3599)
+        #expect(try parse(#"{"access_token":"a","expires_in":"1e300"}"#).expiresIn == 7 * 86400)
         #expect(try parse(#"{"access_token":"a","expires_in":"120"}"#).expiresIn == 120)
         #expect(try parse(#"{"access_token":"a","expires_in":60}"#).expiresAt == Date(timeIntervalSince1970: 1060))
+    }
+
+    @Test(
+        "negative, non-finite or non-numeric expires_in makes the answer unusable (76)",
+        arguments: ["-5", "-1e300", "true", "false", #""soon""#, #""""#, "[]", "{}", #""-1""#, #""NaN""#]
+    )
+    func unusableLifetimes(value: String) throws {
+        let error = #expect(throws: OAuthError.self) {
+            try parse(#"{"access_token":"a","expires_in":"# + value + "}")
+        }
+        #expect(error?.code == .invalidResponse)
+    }
+
+    @Test(
+        "tokens must be RFC 6750 b64token characters; a scope must be RFC 6749 scope tokens",
+        arguments: [
+            #"{"access_token":"a\r\nX-Injected: 1"}"#, #"{"access_token":"a b"}"#, #"{"access_token":"=abc"}"#,
+            #"{"access_token":"ab=c"}"#, #"{"access_token":"a\u001b[2J"}"#, #"{"access_token":"t\u00f6k"}"#,
+            #"{"access_token":"ok","refresh_token":"r\nt"}"#, #"{"access_token":"ok","refresh_token":5}"#,
+            #"{"access_token":"ok","scope":"api\u001b]0;pwned\u0007"}"#, #"{"access_token":"ok","scope":"a  b"}"#,
+            #"{"access_token":"ok","scope":"a\"b"}"#, #"{"access_token":"ok","scope":7}"#,
+        ]
+    )
+    func unusableTokenText(body: String) throws {
+        let error = #expect(throws: OAuthError.self) { try parse(body) }
+        #expect(error?.code == .invalidResponse)
+    }
+
+    @Test("valid b64tokens and scopes are taken as they are")
+    func validTokenText() throws {
+        let response = try parse(
+            #"{"access_token":"ory_at_A-z0.9_~+/==","refresh_token":"ory_rt_x.y","scope":"api offline_access"}"#
+        )
+        #expect(response.accessToken.string == "ory_at_A-z0.9_~+/==")
+        #expect(response.refreshToken?.string == "ory_rt_x.y")
+        #expect(response.scope == "api offline_access")
     }
 
     @Test("unusable bodies are invalidResponse; error texts are sanitised")

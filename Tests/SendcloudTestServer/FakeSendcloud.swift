@@ -25,6 +25,8 @@ public final class FakeSendcloud: Sendable {
         case missingAccessToken200
         /// 200 with a JSON-looking body (`{"access_token":"xxx…"}`) of exactly that many bytes.
         case oversizedBody(bytes: Int)
+        /// 200, `application/json`, exactly this body (a hostile or broken server's answer).
+        case json200(String)
         /// Waits that long before processing the request, then answers normally.
         case slow(seconds: Double)
         /// For the authorize endpoint: redirects with a state different from the one asked.

@@ -414,6 +414,8 @@ final class FakeSendcloudCore: Sendable {
             return json(200, [("token_type", .string("bearer")), ("expires_in", .int(3600))])
         case .oversizedBody(let bytes):
             return body(200, contentType: "application/json;charset=UTF-8", oversizedJSON(bytes: bytes))
+        case .json200(let text):
+            return body(200, contentType: "application/json;charset=UTF-8", ByteBuffer(string: text))
         case .slow, .wrongState:
             // `.slow` is handled by the caller; `.wrongState` never reaches the token endpoint.
             return error(500, "server_error", hint: "Unexpected fault.")

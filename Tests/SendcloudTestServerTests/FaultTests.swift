@@ -14,6 +14,7 @@ struct FaultTests {
         .nonJSON200,
         .missingAccessToken200,
         .oversizedBody(bytes: 2 << 20),
+        .json200(#"{"access_token":"a\r\nX: 1","expires_in":1e300}"#),
     ]
 
     /// Checks that the reply is the documented one for the fault.
@@ -47,6 +48,10 @@ struct FaultTests {
             #expect(reply.status == 200)
             #expect(reply.body.utf8.count == bytes)
             #expect(reply.body.hasPrefix(#"{"access_token":""#))
+        case .json200(let text):
+            #expect(reply.status == 200)
+            #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true)
+            #expect(reply.body == text)
         case .slow, .wrongState:
             Issue.record("not an answering fault")
         }
