@@ -212,9 +212,9 @@ public final class CredentialVault: Sendable {
 
     /// The metadata of every account as stored, *not authenticated*: for choosing which accounts to refresh, where
     /// a tampered row costs nothing because every refresh opens (and so authenticates) its record under the
-    /// account's lock before anything is sent. Rows that cannot be decoded at all are left out.
-    public func accountsForScheduling() async throws -> [Account] {
-        try await store.accountRecords().compactMap { try? $0.get().account }
+    /// account's lock before anything is sent. A row that cannot be decoded at all is returned as its error.
+    public func accountsForScheduling() async throws -> [Result<Account, VaultError>] {
+        try await store.accountRecords().map { $0.map(\.account) }
     }
 
     /// Writes `account` and `secrets` if the stored generation is still `expectedGeneration`, and returns the

@@ -73,7 +73,16 @@ public struct TokenRefresher: Service {
     /// not `basic`. With `force`, every non-basic account, `reauth-required` ones included.
     public func dueAccounts(force: Bool = false) async throws -> [AccountName] {
         let horizon = Date().addingTimeInterval(TokenProvider.seconds(configuration.ahead))
-        return try await provider.vault.accounts().filter { account in
+        var accounts: [Account] = []
+        for record in try await provider.vault.accountsForScheduling() {
+            switch record {
+            case .success(let account): accounts.append(account)
+            case .failure(let error):
+                // Skipped, not fatal: one damaged row must not stop every tenant's renewals. `verify` lists it.
+                logger.error("skipped a damaged account record", metadata: ["error": "\(error.message)"])
+            }
+        }
+        return accounts.filter { account in
             guard account.mode != .basic else { return false }
             if force { return true }
             guard account.status == .ok else { return false }

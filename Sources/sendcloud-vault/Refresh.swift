@@ -67,6 +67,11 @@ struct Refresh: AsyncParsableCommand {
             }
             Output.stderr("[\(finished)/\(total)] \(outcome.account): \(state)")
         }
+        // With --all, a record that cannot even be decoded is skipped by the refresher; it is reported here.
+        let damaged: [VaultError] =
+            all
+            ? try await vault.accountsForScheduling().compactMap { if case .failure(let e) = $0 { e } else { nil } }
+            : []
         let outcomes = try await OAuthSession.with(vault, global) { provider in
             let refresher = TokenRefresher(provider: provider, configuration: configuration, logger: global.logger)
             return try await refresher.refreshDue(
@@ -95,19 +100,25 @@ struct Refresh: AsyncParsableCommand {
                             "message": error.message,
                         ]
                     },
+                    "damaged": damaged.map(\.message),
                 ] as [String: Any]
             )
         } else {
             for (name, error) in failures { Output.stderr("\(name): \(Output.inert(error.message))") }
-            print("Refreshed \(refreshed.count) account(s); \(failures.count) failed.")
+            for error in damaged { Output.stderr("damaged record skipped: \(Output.inert(error.message))") }
+            print(
+                "Refreshed \(refreshed.count) account(s); \(failures.count) failed"
+                    + (damaged.isEmpty ? "." : "; \(damaged.count) damaged record(s) skipped (see verify).")
+            )
         }
-        guard !failures.isEmpty else { return }
-        let codes = Set(failures.map(\.1.exitCode))
+        guard !failures.isEmpty || !damaged.isEmpty else { return }
+        let codes = Set(failures.map(\.1.exitCode) + (damaged.isEmpty ? [] : [ExitStatus.integrity]))
         let code = codes.count == 1 ? codes.first! : ExitStatus.failure
         throw CLIError(
             exitCode: code,
-            kind: codes.count == 1 ? failures[0].1.kind : "failure",
+            kind: codes.count == 1 ? (failures.first?.1.kind ?? "integrity-failure") : "failure",
             message: "\(failures.count) of \(outcomes.count) refresh(es) failed"
+                + (damaged.isEmpty ? "" : ", \(damaged.count) damaged record(s) skipped")
         )
     }
 }

@@ -218,6 +218,16 @@ final class CLIHarness: Sendable {
         return result
     }
 
+    /// Runs `sql` on ``vault`` with the sqlite3 tool (which `./setup` installs), as someone who can write the vault
+    /// file would; returns its standard output.
+    @discardableResult
+    func tamper(_ sql: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let sqlite3 = try #require(sqlite3Path, "the sqlite3 tool is missing: run ./setup", sourceLocation: sourceLocation)
+        let result = try await launch(sqlite3, [vault, sql], sourceLocation: sourceLocation)
+        try #require(result.status == 0, "sqlite3 failed:\n\(result)", sourceLocation: sourceLocation)
+        return result.stdout
+    }
+
     // MARK: - Fixtures
 
     /// Creates ``vault`` with a generated key file at ``keyFile``.
