@@ -75,7 +75,7 @@ struct VaultLock: Sendable {
         let deadline = clock.now.advanced(by: timeout)
         var pause = Duration.milliseconds(2)
         while true {
-            let fd = try open()
+            let fd = try openLockFile()
             defer { _ = close(fd) }  // closing the descriptor releases the lock
             if try tryLock(fd, start: start, length: length) {
                 if try isStillAtPath(fd) { return try await body() }
@@ -90,7 +90,7 @@ struct VaultLock: Sendable {
     }
 
     /// Creates the folder if needed and refuses an unsafe one, then opens (or creates, 0600) the lock file.
-    private func open() throws -> Int32 {
+    func openLockFile() throws -> Int32 {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw VaultError(.storage, "cannot create \(directory): \(String(cString: strerror(errno)))")
         }
@@ -145,7 +145,7 @@ struct VaultLock: Sendable {
 
     /// Whether `fd` is still the file at ``file`` (same device and inode): a lock on a file that was deleted or
     /// replaced meanwhile excludes nobody.
-    private func isStillAtPath(_ fd: Int32) throws -> Bool {
+    func isStillAtPath(_ fd: Int32) throws -> Bool {
         var held = stat()
         var atPath = stat()
         guard fstat(fd, &held) == 0 else {

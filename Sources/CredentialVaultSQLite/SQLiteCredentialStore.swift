@@ -223,6 +223,11 @@ public final class SQLiteCredentialStore: CredentialStore {
         try queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
     }
 
+    /// The connection's `PRAGMA secure_delete` (1 = ON), for tests.
+    func secureDeleteSetting() throws -> Int {
+        try queue.read { try Int.fetchOne($0, sql: "PRAGMA secure_delete") ?? -1 }
+    }
+
     /// The file's journal mode (`wal`), for tests.
     func journalMode() throws -> String {
         try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") ?? "" }

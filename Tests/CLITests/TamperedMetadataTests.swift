@@ -68,12 +68,15 @@ struct TamperedMetadataTests {
         ]
     }
 
-    @Test("each edited column: token/refresh exit 65 before any request, verify names it, undoing it restores the account")
+    @Test(
+        "each edited column: token/refresh exit 65 before any request, verify names it, undoing it restores the account"
+    )
     func editedColumns() async throws {
         for (edit, restore) in Self.edits(attackerURL: attacker.tokenURL, serverURL: server.tokenURL) {
             try await cli.tamper(edit)
-            for command in [["token", "acme"], ["token", "acme", "--header"], ["refresh", "acme"], ["refresh", "--all"]]
-            {
+            for command in [
+                ["token", "acme"], ["token", "acme", "--header"], ["refresh", "acme"], ["refresh", "--all"],
+            ] {
                 let result = try await cli.vaultRun(command)
                 expectFailure(result, 65)
                 #expect(command[0] != "token" || result.stdout.isEmpty, "\(command) after \(edit):\n\(result)")
@@ -99,7 +102,9 @@ struct TamperedMetadataTests {
 
     @Test("downgrading the header to format 1 does not make an edited token URL acceptable")
     func downgrade() async throws {
-        #expect(try await cli.tamper("SELECT format_version FROM vault_header").trimmingCharacters(in: .newlines) == "2")
+        #expect(
+            try await cli.tamper("SELECT format_version FROM vault_header").trimmingCharacters(in: .newlines) == "2"
+        )
         try await cli.tamper(
             "UPDATE vault_header SET format_version = 1; UPDATE account SET token_url = '\(attacker.tokenURL)';"
         )
