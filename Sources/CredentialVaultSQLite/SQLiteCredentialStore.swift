@@ -111,7 +111,8 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     /// Refuses (``VaultError/Code/unsafePermissions``, or ``VaultError/Code/noVault`` when missing) a vault
-    /// file that is not a regular file of this user with no group/other permission bit; the same for its `-wal` and
+    /// file that is not a regular file of this user with no group/other permission bit and exactly one hard link
+    /// (SQLite's WAL goes by name); the same for its `-wal` and
     /// `-shm` files when they exist (SQLite reads a WAL file as part of the vault: a writable one is a writable
     /// vault); and a vault folder that is not this user's (or root's) or that group or others may write (they could
     /// replace the file or plant a `-wal` before SQLite creates one). A readable folder is fine.
@@ -122,6 +123,14 @@ public final class SQLiteCredentialStore: CredentialStore {
             throw VaultError(.storage, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
         try checkPrivateFile(path, st, what: "a vault")
+        // SQLite keeps a WAL file per *name*: through two hard links two processes would each read their own WAL
+        // and miss the other's commits (an already spent refresh token, say), whatever lock they share.
+        guard st.st_nlink == 1 else {
+            throw VaultError(
+                .unsafePermissions,
+                "\(path) has \(st.st_nlink) hard links; a vault must have exactly one name (use a symlink instead)"
+            )
+        }
         for suffix in ["-wal", "-shm"] {
             let companion = realPath(path) + suffix
             var cst = stat()

@@ -9,6 +9,9 @@ struct RotateKey: AsyncParsableCommand {
             The new key is wrapped under the slot that unlocked the vault. Other slots wrap the old key and cannot \
             be rewrapped without their secrets: with other slots present, rotate-key refuses unless \
             --drop-other-slots is given; add them again afterwards with 'key add'.
+
+            Rotation takes every account's lock first: it waits for refreshes in flight to store their tokens \
+            (up to --lock-timeout, then exit 75 with nothing changed), and refreshes wait while it runs.
             """
     )
 
@@ -17,9 +20,12 @@ struct RotateKey: AsyncParsableCommand {
     @Flag(name: .long, help: "Remove every slot except the one used to unlock.")
     var dropOtherSlots = false
 
+    @Option(name: .long, help: "Wait this long for refreshes in flight (90s, 5m).")
+    var lockTimeout = DurationArgument(.seconds(60))
+
     func run() async throws {
         let vault = try await global.openVault()
-        try await vault.rotateDataKey(dropOtherSlots: dropOtherSlots)
+        try await vault.rotateDataKey(dropOtherSlots: dropOtherSlots, lockTimeout: lockTimeout.duration)
         let count = try await vault.accounts().count
         if global.json {
             Output.printJSON(["rotated": true, "accounts": count] as [String: Any])

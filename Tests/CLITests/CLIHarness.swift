@@ -222,7 +222,11 @@ final class CLIHarness: Sendable {
     /// file would; returns its standard output.
     @discardableResult
     func tamper(_ sql: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
-        let sqlite3 = try #require(sqlite3Path, "the sqlite3 tool is missing: run ./setup", sourceLocation: sourceLocation)
+        let sqlite3 = try #require(
+            sqlite3Path,
+            "the sqlite3 tool is missing: run ./setup",
+            sourceLocation: sourceLocation
+        )
         let result = try await launch(sqlite3, [vault, sql], sourceLocation: sourceLocation)
         try #require(result.status == 0, "sqlite3 failed:\n\(result)", sourceLocation: sourceLocation)
         return result.stdout

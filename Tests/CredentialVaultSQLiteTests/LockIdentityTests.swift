@@ -41,18 +41,31 @@ struct LockIdentityTests {
         }
     }
 
-    @Test("a symlink, a hard link and a path with ./ or // reach the same lock")
+    @Test("a symlink and a path with ./, // or .. reach the same lock")
     func otherPaths() async throws {
         let symlink = dir.file("link.sqlite")
         try FileManager.default.createSymbolicLink(atPath: symlink, withDestinationPath: path)
-        let hardLink = dir.file("vaults/second-name.sqlite")
-        #expect(link(path, hardLink) == 0)
         let store = try SQLiteCredentialStore(path: path)
-        for other in [symlink, hardLink, dir.file("vaults/./vault.sqlite"), dir.path + "//vaults/vault.sqlite"] {
+        for other in [
+            symlink, dir.file("vaults/./vault.sqlite"), dir.path + "//vaults/vault.sqlite",
+            dir.file("vaults/../vaults/vault.sqlite"),
+        ] {
             let second = try SQLiteCredentialStore(path: other)
             #expect(second.lockFile == store.lockFile, "\(other)")
             #expect(try await lockIsShared(store, second), "\(other) got a second lock")
         }
+    }
+
+    @Test("a vault file with a second hard link is refused (78) by either name: SQLite's WAL goes by name")
+    func hardLink() async throws {
+        let hardLink = dir.file("vaults/second-name.sqlite")
+        #expect(link(path, hardLink) == 0)
+        for name in [path, hardLink] {
+            let error = await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: name) }
+            #expect(error?.message.contains("hard link") == true)
+        }
+        unlink(hardLink)
+        _ = try SQLiteCredentialStore(path: path)
     }
 
     @Test("two stores on one path exclude each other; other accounts are not blocked")
