@@ -142,7 +142,8 @@ public final class CredentialVault: Sendable {
         }
         logger.notice("vault unlock failed", metadata: ["slots_tried": "\(candidates.count)"])
         if let damaged { throw damaged }
-        let unreadable = try await store.slotRecords().filter { if case .failure = $0 { true } else { false } }.count
+        let unreadable = try await checkedSlotRecords(store).filter { if case .failure = $0 { true } else { false } }
+            .count
         if unreadable > 0 {
             throw VaultError.integrity(
                 "no key slot opens the vault; \(unreadable) damaged key slot(s) were skipped (see 'key list')"
@@ -380,7 +381,7 @@ public final class CredentialVault: Sendable {
             Problem(message: "storage: \($0.message)", code: $0.code)
         }
         let key = dataKey
-        for result in try await store.slotRecords() {
+        for result in try await Self.checkedSlotRecords(store) {
             switch result {
             case .success(let slot) where slot.keyID != key.id:
                 problems.append(
@@ -417,7 +418,19 @@ public final class CredentialVault: Sendable {
     public func slots() async throws -> [KeySlot] { try await store.slots() }
 
     /// Every key slot row, decoded or with the problem that makes it unusable (damaged slots are skipped at unlock).
-    public func slotRecords() async throws -> [Result<KeySlot, VaultError>] { try await store.slotRecords() }
+    /// A slot row that decodes but is malformed (wrong length, out-of-bounds KDF limits) is reported as damaged too.
+    public func slotRecords() async throws -> [Result<KeySlot, VaultError>] {
+        try await Self.checkedSlotRecords(store)
+    }
+
+    static func checkedSlotRecords(_ store: any CredentialStore) async throws -> [Result<KeySlot, VaultError>] {
+        try await store.slotRecords().map { record in
+            record.flatMap { slot -> Result<KeySlot, VaultError> in
+                do throws(VaultError) { try SlotCipher.validate(slot) } catch { return .failure(error) }
+                return .success(slot)
+            }
+        }
+    }
 
     /// The id of the slot that opened this vault.
     public var unlockedSlotID: Int64 { unlocked.withLock { $0.slotID } }

@@ -209,6 +209,23 @@ package enum SlotCipher {
         }
     }
 
+    /// Checks what can be checked without the secret: the wrapped key's version and length, a passphrase slot's salt
+    /// length and KDF limits. Throws ``VaultError/Code/integrityFailure`` naming the slot.
+    static func validate(_ slot: KeySlot) throws(VaultError) {
+        let b = slot.wrappedKey
+        guard b.count == 1 + Sodium.aeadNonceBytes + Sodium.aeadKeyBytes + Sodium.aeadTagBytes, b[0] == version else {
+            throw .integrity("key slot \(slot.id) is malformed")
+        }
+        if case .passphrase(let salt, let ops, let mem) = slot.kind {
+            guard salt.count == Sodium.pwhashSaltBytes else {
+                throw .integrity("key slot \(slot.id) has a malformed salt")
+            }
+            do { _ = try KDFLimits(opsLimit: ops, memLimit: mem) } catch {
+                throw .integrity("key slot \(slot.id) asks for out-of-bounds KDF limits: \(error.message)")
+            }
+        }
+    }
+
     /// Opens `slot` with `wrappingKey`; `nil` when the key is wrong (or the slot was altered).
     package static func unwrap(
         _ slot: KeySlot,
