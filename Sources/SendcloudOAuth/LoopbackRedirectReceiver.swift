@@ -1,128 +1,188 @@
-import Foundation
+import CredentialVault
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-/// A one-shot HTTP listener on 127.0.0.1 for the OAuth redirect (RFC 8252 §7.3).
+/// A one-shot HTTP listener on 127.0.0.1 for the OAuth redirect (RFC 8252 §7.3), on SwiftNIO's HTTP/1 server, so
+/// that request parsing and its limits come from a maintained library.
 ///
-/// Answers requests to other paths with 404 and keeps waiting; the first `GET /callback?...` is answered with a
-/// short page and its query parameters are returned.
+/// Any local process can connect to a loopback port, so the listener trusts nothing it receives:
+/// - only `GET /callback?…` whose `state` matches the login in progress (``expect(state:)``, compared in constant
+///   time) ends the wait — also when it carries `error=`; a callback with another or no `state` is answered with
+///   an error page and ignored, and the wait goes on until its timeout;
+/// - other paths get 404, other methods 405, request targets over 8 KiB 414;
+/// - each connection must deliver its request within 10 s of being accepted (and before the login's deadline),
+///   else it is closed: a client that trickles bytes cannot hold the listener, and the wait ends at its timeout
+///   whatever connections are open.
 public final class LoopbackRedirectReceiver: Sendable {
     /// The bound port.
     public let port: Int
-    private let socket: Int32
+    private let channel: any Channel
+    private let inbox = CallbackInbox()
+
+    /// The longest request target accepted.
+    static let maximumTargetBytes = 8192
+    /// How long one connection may take to deliver its request.
+    static let connectionDeadline: TimeAmount = .seconds(10)
 
     /// The redirect URI to register with the authorization request.
     public var redirectURI: String { "http://127.0.0.1:\(port)/callback" }
 
     /// Binds 127.0.0.1:`port` (0 = any free port).
-    public init(port: Int = 0) throws(OAuthError) {
-        #if canImport(Glibc)
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        #else
-        let fd = Darwin.socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { throw OAuthError(.authorizationFailed, "cannot open a socket") }
-        var yes: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(clamping: port)).bigEndian
-        address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    public init(port: Int = 0) async throws(OAuthError) {
+        let inbox = self.inbox
+        let onCallback: @Sendable ([String: String]) -> Bool = { parameters in inbox.offer(parameters) }
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 8)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(CallbackHandler(onCallback: onCallback))
+                    channel.eventLoop.scheduleTask(in: Self.connectionDeadline) { channel.close(promise: nil) }
+                }
             }
+        do {
+            channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
+        } catch {
+            throw OAuthError(.authorizationFailed, "cannot listen on 127.0.0.1:\(port): \(error)")
         }
-        guard bound == 0, listen(fd, 8) == 0 else {
-            let reason = String(cString: strerror(errno))
-            _ = close(fd)
-            throw OAuthError(.authorizationFailed, "cannot listen on 127.0.0.1:\(port): \(reason)")
+        guard let bound = channel.localAddress?.port else {
+            channel.close(promise: nil)
+            throw OAuthError(.authorizationFailed, "cannot read the listener's port")
         }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        self.port = Int(UInt16(bigEndian: address.sin_port))
-        self.socket = fd
+        self.port = bound
     }
 
-    deinit { _ = close(socket) }
+    deinit { channel.close(promise: nil) }
 
-    /// Waits for the redirect and returns its query parameters. Throws ``OAuthError/Code/authorizationFailed``
-    /// after `timeout`.
-    public func waitForRedirect(timeout: Duration) async throws(OAuthError) -> [String: String] {
-        let fd = socket
-        let deadline = Date().addingTimeInterval(TokenProvider.seconds(timeout))
-        let result: Result<[String: String], OAuthError> = await withCheckedContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(returning: Self.serve(fd, until: deadline))
-            }
-            thread.start()
-        }
-        return try result.get()
+    /// Sets the `state` of the login in progress: from now on, a callback carrying it ends the wait. Call it before
+    /// the authorize URL is shown, so that no genuine callback can arrive earlier.
+    public func expect(state expected: String) {
+        inbox.state.withLock { $0.expected = SecureBytes(utf8: expected) }
     }
 
-    private static func serve(_ listener: Int32, until deadline: Date) -> Result<[String: String], OAuthError> {
-        while true {
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else {
-                return .failure(OAuthError(.authorizationFailed, "no redirect arrived before the timeout"))
+    /// Waits for the callback whose `state` matches ``expect(state:)`` and returns its query parameters (also when
+    /// it reports an error: ``AuthorizationSession/code(from:)`` turns that into one). Throws
+    /// ``OAuthError/Code/authorizationFailed`` after `timeout`.
+    public func waitForCallback(timeout: Duration) async throws(OAuthError) -> [String: String] {
+        let inbox = self.inbox
+        let timer = channel.eventLoop.scheduleTask(in: TokenEndpointClient.timeAmount(timeout)) {
+            inbox.finish(.timedOut)
+        }
+        defer { timer.cancel() }
+        let outcome: CallbackInbox.Outcome = await withCheckedContinuation { continuation in
+            let ready = inbox.state.withLock { state -> CallbackInbox.Outcome? in
+                if let outcome = state.outcome { return outcome }
+                state.waiter = continuation
+                return nil
             }
-            var poller = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(min(remaining, 1) * 1000))
-            if ready <= 0 { continue }
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { continue }
-            defer { _ = close(connection) }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            _ = setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            guard let target = readRequestTarget(connection) else { continue }
-            let parts = target.split(separator: "?", maxSplits: 1)
-            guard parts.first == "/callback" else {
-                respond(connection, status: "404 Not Found", body: "Not found.")
-                continue
-            }
-            var parameters: [String: String] = [:]
-            if parts.count > 1 { for (key, value) in FormEncoding.decode(parts[1]) { parameters[key] = value } }
-            let ok = parameters["code"] != nil && parameters["error"] == nil
-            respond(
-                connection,
-                status: ok ? "200 OK" : "400 Bad Request",
-                body: ok
-                    ? "Authorization received. You can close this window and return to the terminal."
-                    : "Authorization failed. Return to the terminal for details."
-            )
-            return .success(parameters)
+            if let ready { continuation.resume(returning: ready) }
+        }
+        switch outcome {
+        case .callback(let parameters): return parameters
+        case .timedOut: throw OAuthError(.authorizationFailed, "no redirect arrived before the timeout")
         }
     }
 
-    /// The request target of a `GET` request line (only the first line is needed; at most 16 KiB is read).
-    private static func readRequestTarget(_ connection: Int32) -> Substring? {
-        var data = [UInt8]()
-        var chunk = [UInt8](repeating: 0, count: 2048)
-        while data.count < 16_384 && !data.contains(UInt8(ascii: "\n")) {
-            let n = chunk.withUnsafeMutableBytes { read(connection, $0.baseAddress!, $0.count) }
-            if n <= 0 { break }
-            data += chunk[0..<n]
-        }
-        guard let end = data.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
-        let line = String(decoding: data[..<end], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let fields = line.split(separator: " ")
-        guard fields.count >= 2, fields[0] == "GET" else { return nil }
-        return Substring(fields[1])
+    /// Stops listening.
+    public func close() async {
+        try? await channel.close()
+    }
+}
+
+/// What the receiver is waiting for, and what ended the wait; shared by the listener's connections and the waiter.
+final class CallbackInbox: Sendable {
+    enum Outcome: Sendable {
+        case callback([String: String])
+        case timedOut
     }
 
-    private static func respond(_ connection: Int32, status: String, body: String) {
-        let html = "<!doctype html><title>sendcloud-vault</title><p>\(body)</p>"
-        let response =
-            "HTTP/1.1 \(status)\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: \(html.utf8.count)\r\n"
-            + "Connection: close\r\nCache-Control: no-store\r\n\r\n" + html
-        _ = response.withCString { write(connection, $0, strlen($0)) }
+    struct State: Sendable {
+        var expected: SecureBytes?
+        var outcome: Outcome?
+        var waiter: CheckedContinuation<Outcome, Never>?
+    }
+
+    let state = Mutex(State())
+
+    /// Whether `parameters` belong to the login in progress (constant-time `state` comparison); if so, they end the
+    /// wait.
+    func offer(_ parameters: [String: String]) -> Bool {
+        let matches = state.withLock { state -> Bool in
+            guard let expected = state.expected, let given = parameters["state"] else { return false }
+            return SecureBytes(utf8: given) == expected
+        }
+        if matches { finish(.callback(parameters)) }
+        return matches
+    }
+
+    /// Ends the wait with `outcome`, unless it has ended already.
+    func finish(_ outcome: Outcome) {
+        let waiter = state.withLock { state -> CheckedContinuation<Outcome, Never>? in
+            guard state.outcome == nil else { return nil }
+            state.outcome = outcome
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: outcome)
+    }
+}
+
+/// Answers one request per connection, then closes it.
+final class CallbackHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let onCallback: @Sendable ([String: String]) -> Bool
+    private var head: HTTPRequestHead?
+
+    init(onCallback: @escaping @Sendable ([String: String]) -> Bool) {
+        self.onCallback = onCallback
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break  // a GET has no body worth reading; it is discarded as it arrives
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let (status, page) = answer(head)
+            respond(context, status, page)
+        }
+    }
+
+    private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String) {
+        guard head.method == .GET else { return (.methodNotAllowed, "Only GET is served here.") }
+        guard head.uri.utf8.count <= LoopbackRedirectReceiver.maximumTargetBytes else {
+            return (.uriTooLong, "The request is too long.")
+        }
+        let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.first == "/callback" else { return (.notFound, "Not found.") }
+        var parameters: [String: String] = [:]
+        if parts.count > 1 { for (key, value) in FormEncoding.decode(parts[1]) { parameters[key] = value } }
+        guard onCallback(parameters) else {
+            return (.badRequest, "This response does not belong to the login in progress; it was ignored.")
+        }
+        if parameters["error"] != nil || parameters["code"] == nil {
+            return (.badRequest, "Authorization failed. Return to the terminal for details.")
+        }
+        return (.ok, "Authorization received. You can close this window and return to the terminal.")
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String) {
+        let html = "<!doctype html><title>sendcloud-vault</title><p>\(text)</p>"
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(html.utf8.count))
+        headers.add(name: "Cache-Control", value: "no-store")
+        headers.add(name: "Connection", value: "close")
+        let channel = context.channel
+        let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(channel.allocator.buffer(string: html)))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
     }
 }

@@ -8,8 +8,9 @@ struct Login: AsyncParsableCommand {
         abstract: "Authorize an account in the browser (authorization code + PKCE) and store its tokens.",
         discussion: """
             Listens on 127.0.0.1 (--port, default any free port) for the redirect, prints the authorize URL on \
-            stderr and opens a browser when one is available (not with --no-browser). The returned state must match; \
-            otherwise nothing is stored (exit 1). The client secret comes from --client-secret-file, \
+            stderr and opens a browser when one is available (not with --no-browser). Only a redirect carrying this \
+            login's state is taken (any local process can reach the listener): others get an error page and are \
+            ignored, and login waits for the real one until --timeout (then exit 1, nothing stored). The client secret comes from --client-secret-file, \
             SENDCLOUD_CLIENT_SECRET or a prompt. Logging in to an existing account re-authorizes it (status back to \
             ok). Authorize URL: SENDCLOUD_AUTHORIZE_URL, else Sendcloud's.
             """
@@ -42,12 +43,14 @@ struct Login: AsyncParsableCommand {
         try global.requireAtMostOneStdin([client.clientSecretFile])
         let vault = try await global.openVault(input)
         let clientSecret = try client.clientSecret(input)
-        let receiver = try LoopbackRedirectReceiver(port: port)
+        let receiver = try await LoopbackRedirectReceiver(port: port)
         let session = AuthorizationSession(redirectURI: receiver.redirectURI)
+        receiver.expect(state: session.state)
         let url = try session.authorizeURL(base: authorizeBase, clientID: client.clientID, scope: scope)
         Output.stderr("Open this URL in a browser to authorize '\(accountName)':\n\(url)")
         if !noBrowser { Browser.open(url) }
-        let parameters = try await receiver.waitForRedirect(timeout: timeout.duration)
+        let parameters = try await receiver.waitForCallback(timeout: timeout.duration)
+        await receiver.close()
         let code = try session.code(from: parameters)
         let account = try await OAuthSession.with(vault, global) { provider in
             try await provider.authorize(

@@ -4,9 +4,14 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
+import Synchronization
 import Testing
 
 @testable import SendcloudOAuth
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("Server faults end in the documented outcome and leave the vault usable")
 struct FaultTests {
@@ -193,26 +198,88 @@ struct PolicyTests {
         #expect(parsed != nil && parsed! > .seconds(20) && parsed! <= .seconds(31))
     }
 
-    @Test("the loopback receiver ignores other paths and returns the callback's parameters")
+    @Test("the loopback receiver ignores other paths, methods, long targets and foreign states; returns the callback")
     func loopbackReceiver() async throws {
-        let receiver = try LoopbackRedirectReceiver()
+        let receiver = try await LoopbackRedirectReceiver()
         #expect(receiver.port > 0)
-        async let parameters = receiver.waitForRedirect(timeout: .seconds(10))
+        receiver.expect(state: "xyz")
+        async let parameters = receiver.waitForCallback(timeout: .seconds(10))
         let http = TokenEndpointClient.makeHTTPClient()
-        let favicon = try await http.execute(
-            .init(url: "http://127.0.0.1:\(receiver.port)/favicon.ico"),
-            timeout: .seconds(5)
-        )
-        #expect(favicon.status == .notFound)
-        let callback = try await http.execute(
-            .init(url: receiver.redirectURI + "?code=abc%2B1&state=xyz"),
-            timeout: .seconds(5)
-        )
-        #expect(callback.status == .ok)
+        func status(_ path: String, method: HTTPMethod = .GET) async throws -> HTTPResponseStatus {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(receiver.port)" + path)
+            request.method = method
+            return try await http.execute(request, timeout: .seconds(5)).status
+        }
+        #expect(try await status("/favicon.ico") == .notFound)
+        #expect(try await status("/callback?code=abc&state=xyz", method: .POST) == .methodNotAllowed)
+        #expect(try await status("/callback?state=xyz&code=" + String(repeating: "a", count: 9000)) == .uriTooLong)
+        // A stranger's callbacks (no state, another state, an error without the state) are refused and ignored.
+        #expect(try await status("/callback?error=access_denied") == .badRequest)
+        #expect(try await status("/callback?code=evil&state=xyw") == .badRequest)
+        #expect(try await status("/callback?code=evil") == .badRequest)
+        #expect(try await status("/callback?code=abc%2B1&state=xyz") == .ok)
         let received = try await parameters
         #expect(received["code"] == "abc+1")
         #expect(received["state"] == "xyz")
         try await http.shutdown()
+        await receiver.close()
+    }
+
+    @Test("an error redirect with the right state ends the wait and reports the refusal")
+    func loopbackError() async throws {
+        let receiver = try await LoopbackRedirectReceiver()
+        let session = AuthorizationSession(redirectURI: receiver.redirectURI)
+        receiver.expect(state: session.state)
+        async let parameters = receiver.waitForCallback(timeout: .seconds(10))
+        let http = TokenEndpointClient.makeHTTPClient()
+        let answer = try await http.execute(
+            .init(url: receiver.redirectURI + "?error=access_denied&state=" + session.state),
+            timeout: .seconds(5)
+        )
+        #expect(answer.status == .badRequest)
+        let received = try await parameters
+        let error = #expect(throws: OAuthError.self) { try session.code(from: received) }
+        #expect(error?.message.contains("access_denied") == true)
+        try await http.shutdown()
+        await receiver.close()
+    }
+
+    @Test("a client trickling one byte at a time cannot keep the wait past its timeout")
+    func loopbackTrickle() async throws {
+        let receiver = try await LoopbackRedirectReceiver()
+        receiver.expect(state: "s")
+        let port = receiver.port
+        let stop = Mutex(false)
+        let trickler = Task.detached {
+            // A raw socket: one byte every 300 ms, for as long as the test lets it.
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port)).bigEndian
+            address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            var sent = 0
+            for byte in Array("GET /callback?state=s&code=".utf8) + Array(repeating: UInt8(ascii: "a"), count: 200) {
+                if stop.withLock({ $0 }) { break }
+                var b = byte
+                if send(fd, &b, 1, Int32(MSG_NOSIGNAL)) != 1 { break }
+                sent += 1
+                try? await Task.sleep(for: .milliseconds(300))
+            }
+            close(fd)
+            return sent
+        }
+        let error = await #expect(throws: OAuthError.self) { try await receiver.waitForCallback(timeout: .seconds(1)) }
+        #expect(error?.message.contains("timeout") == true)
+        // The wait ended while the trickler was still sending (it would need a minute for its 227 bytes).
+        stop.withLock { $0 = true }
+        let sent = await trickler.value
+        #expect(sent < 227)
+        await receiver.close()
     }
 }
 
