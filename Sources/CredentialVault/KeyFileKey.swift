@@ -13,7 +13,7 @@ public struct KeyFileKey: Sendable {
     /// Parses base64 text (surrounding whitespace ignored). Throws ``VaultError/Code/invalidInput`` when it is
     /// not base64 of exactly 32 bytes; the message never echoes the text.
     public init(base64Text: SecureBytes) throws(VaultError) {
-        guard let raw = Sodium.base64Decode(base64Text), raw.count == Sodium.aeadKeyBytes else {
+        guard let raw = Sodium.base64Decode(base64Text, locked: true), raw.count == Sodium.aeadKeyBytes else {
             throw .invalid("a vault key is base64 of exactly 32 bytes")
         }
         self.bytes = raw

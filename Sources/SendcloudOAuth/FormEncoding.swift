@@ -67,7 +67,9 @@ package enum FormEncoding {
         Array(clientID.utf8).withUnsafeBytes { append($0, to: &raw) }
         raw.append(UInt8(ascii: ":"))
         clientSecret.withUnsafeBytes { append($0, to: &raw) }
-        return "Basic " + Data(raw).base64EncodedString()
+        // base64 into a wipeable buffer; only the header value itself must be a `String` (HTTPHeaders holds those).
+        let encoded = raw.withUnsafeBytes { SecureBytes(copying: $0) }.base64Encoded()
+        return "Basic " + (encoded.unsafeStringValue() ?? "")
     }
 
     /// Decodes a query string or form body into pairs (for the loopback redirect).

@@ -73,7 +73,10 @@ public struct TokenEndpointClient: Sendable {
         clientSecret: SecureBytes
     ) async throws -> TokenResponse {
         try TokenURLPolicy.validate(tokenURL)
-        let body = Self.formBody(for: grant)
+        // The form (it holds the refresh token or code) is copied once into the buffer that is sent, and that buffer
+        // is zeroed when the request is over (in place when the HTTP client has let go of it, as it has by then).
+        var body = Self.formBody(for: grant).withUnsafeBytes { ByteBuffer(bytes: $0) }
+        defer { body.withUnsafeMutableReadableBytes { _ = $0.initializeMemory(as: UInt8.self, repeating: 0) } }
         let authorization = FormEncoding.basicAuthorization(clientID: clientID, clientSecret: clientSecret)
         let clock = ContinuousClock()
         let start = clock.now
@@ -133,7 +136,7 @@ public struct TokenEndpointClient: Sendable {
     /// One attempt. Throws final errors (4xx, unusable 2xx) and `.unreachable` for transport failures; returns
     /// `.retryable` for 5xx and 429.
     private func send(
-        _ body: SecureBytes,
+        _ body: ByteBuffer,
         authorization: String,
         to url: String,
         timeout: Duration
@@ -144,7 +147,7 @@ public struct TokenEndpointClient: Sendable {
         request.headers.add(name: "Accept", value: "application/json")
         request.headers.add(name: "Authorization", value: authorization)
         request.headers.add(name: "User-Agent", value: "sendcloud-vault/0.1")
-        request.body = .bytes(body.withUnsafeBytes { ByteBuffer(bytes: $0) })
+        request.body = .bytes(body)
         let attemptDeadline = ContinuousClock.now.advanced(by: timeout)
         let response: HTTPClientResponse
         do {

@@ -108,10 +108,12 @@ public final class TokenProvider: Sendable {
     public func authorizationHeaderValue(for name: AccountName) async throws -> String {
         let (account, secrets) = try await vault.openAccount(named: name)
         if account.mode == .basic {
-            guard let secret = secrets.clientSecret?.unsafeStringValue() else {
+            guard let secret = secrets.clientSecret else {
                 throw VaultError(.integrityFailure, "account '\(name)' has no secret key")
             }
-            return "Basic " + Data((account.clientID + ":" + secret).utf8).base64EncodedString()
+            // RFC 7617: base64(public:secret), built in wipeable buffers; the header value is the one String.
+            let pair = SecureBytes.concatenating([SecureBytes(utf8: account.clientID + ":"), secret])
+            return "Basic " + (pair.base64Encoded().unsafeStringValue() ?? "")
         }
         return try await accessToken(account, secrets).authorizationHeaderValue
     }

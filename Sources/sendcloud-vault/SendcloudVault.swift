@@ -23,7 +23,7 @@ struct SendcloudVault: AsyncParsableCommand {
     )
 
     static func main() async {
-        Hardening.disableCoreDumps()
+        ProcessHardening.apply()
         let arguments = Array(CommandLine.arguments.dropFirst())
         let wantsJSON = arguments.prefix(while: { $0 != "--" }).contains("--json")
         var command: any ParsableCommand

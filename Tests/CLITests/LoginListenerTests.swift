@@ -91,6 +91,10 @@ struct LoginListenerTests {
             URLComponents(string: authorize)?.queryItems?.first { $0.name == "redirect_uri" }?.value
         )
         let port = try #require(URLComponents(string: redirect)?.port)
+        // While it waits, the CLI runs without core dumps (and, not visible from here, not dumpable).
+        let limits = try String(contentsOfFile: "/proc/\(login.process.processIdentifier)/limits", encoding: .utf8)
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+        #expect(core?.split(separator: " ", omittingEmptySubsequences: true).suffix(3).prefix(2) == ["0", "0"])
         let handle = try SlowClient(port: port)
         // Trickle for as long as login runs (at most 30 s); login must finish on its own, by its timeout.
         var sent = 0

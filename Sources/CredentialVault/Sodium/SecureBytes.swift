@@ -90,10 +90,10 @@ public final class SecureBytes: @unchecked Sendable {
         try body(UnsafeRawBufferPointer(storage))
     }
 
-    /// A new buffer holding `range` of this one.
-    public func slice(_ range: Range<Int>) -> SecureBytes {
+    /// A new buffer holding `range` of this one (`mlock`ed with `locked`).
+    public func slice(_ range: Range<Int>, locked: Bool = false) -> SecureBytes {
         precondition(range.lowerBound >= 0 && range.upperBound <= count, "SecureBytes slice out of bounds")
-        return SecureBytes(count: range.count) { dst in
+        return SecureBytes(count: range.count, locked: locked) { dst in
             if !range.isEmpty {
                 dst.copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[range]))
             }
@@ -107,6 +107,26 @@ public final class SecureBytes: @unchecked Sendable {
         if n >= 2 && bytes[n - 2] == 0x0D && bytes[n - 1] == 0x0A { return slice(0..<(n - 2)) }
         if n >= 1 && bytes[n - 1] == 0x0A { return slice(0..<(n - 1)) }
         return self
+    }
+
+    /// Standard base64 (with padding) of the bytes, in a new wipeable buffer.
+    public func base64Encoded() -> SecureBytes { Sodium.base64Encode(self) }
+
+    /// The concatenation of `parts`, in a new wipeable buffer (no intermediate copy outside one).
+    public static func concatenating(_ parts: [SecureBytes]) -> SecureBytes {
+        SecureBytes(count: parts.reduce(0) { $0 + $1.count }) { out in
+            var offset = 0
+            for part in parts {
+                part.withUnsafeBytes { bytes in
+                    if !bytes.isEmpty {
+                        UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + bytes.count)]).copyMemory(
+                            from: bytes
+                        )
+                    }
+                }
+                offset += part.count
+            }
+        }
     }
 
     /// Whether the bytes contain `byte`; used to reject NUL or newline characters in secrets.

@@ -154,8 +154,9 @@ enum Sodium {
         return withNul.slice(0..<(len - 1))
     }
 
-    /// Decodes standard base64 (padding optional, surrounding whitespace ignored) from a wipeable buffer.
-    static func base64Decode(_ text: SecureBytes) -> SecureBytes? {
+    /// Decodes standard base64 (padding optional, surrounding whitespace ignored) from a wipeable buffer; the
+    /// result is `mlock`ed with `locked`.
+    static func base64Decode(_ text: SecureBytes, locked: Bool = false) -> SecureBytes? {
         ensureInitialized()
         struct DecodeFailed: Error {}
         let capacity = text.count / 4 * 3 + 3
@@ -179,7 +180,7 @@ enum Sodium {
                 }
                 guard rc else { throw DecodeFailed() }
             }
-            if let full { return full.slice(0..<decodedLength) }
+            if let full { return full.slice(0..<decodedLength, locked: locked) }
         }
         return nil
     }
