@@ -1,6 +1,6 @@
 public import CredentialVault
 import Foundation
-import GRDB
+package import GRDB
 
 #if canImport(Glibc)
 import Glibc
