@@ -1,6 +1,6 @@
 import CredentialVault
-import Foundation
-import NIOCore
+package import Foundation
+package import NIOCore
 
 /// Parses the token endpoint's JSON answers (spec: `OAuth2TokenExchange` and `ErrorOAuth2`).
 package enum TokenResponseParser {
