@@ -93,6 +93,68 @@ let package = Package(
             path: "Examples/seal-and-read",
             swiftSettings: swiftSettings
         ),
+        // Fuzzing (Fuzz/README.md): the harness libraries, and one executable per target. A normal build makes
+        // corpus-replay executables; scripts/fuzz rebuilds them with libFuzzer and -DFUZZING (no @main).
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "FuzzVault",
+            dependencies: [
+                "CSodium",
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                "FuzzSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Fuzz/FuzzVault",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FuzzOAuth",
+            dependencies: [
+                "CredentialVault",
+                "FuzzSupport",
+                "SendcloudOAuth",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Fuzz/FuzzOAuth",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-sealed-value",
+            dependencies: ["FuzzSupport", "FuzzVault"],
+            path: "Fuzz/fuzz-sealed-value",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-key-slot",
+            dependencies: ["FuzzSupport", "FuzzVault"],
+            path: "Fuzz/fuzz-key-slot",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-account-row",
+            dependencies: ["FuzzSupport", "FuzzVault"],
+            path: "Fuzz/fuzz-account-row",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-token-response",
+            dependencies: ["FuzzSupport", "FuzzOAuth"],
+            path: "Fuzz/fuzz-token-response",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-form",
+            dependencies: ["FuzzSupport", "FuzzOAuth"],
+            path: "Fuzz/fuzz-form",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-redirect-query",
+            dependencies: ["FuzzSupport", "FuzzOAuth"],
+            path: "Fuzz/fuzz-redirect-query",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CredentialVaultTests",
             dependencies: [
@@ -108,6 +170,8 @@ let package = Package(
             dependencies: [
                 "CredentialVault",
                 "CredentialVaultSQLite",
+                "FuzzSupport",
+                "FuzzVault",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
@@ -143,6 +207,8 @@ let package = Package(
                 "SendcloudOAuth",
                 "CredentialVault",
                 "CredentialVaultSQLite",
+                "FuzzOAuth",
+                "FuzzSupport",
                 "SendcloudTestServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
