@@ -47,11 +47,13 @@ package enum OAuthFuzzTargets {
     /// Stands for the random `state` of the session in inputs, so that the fuzzer can reach the success path.
     static let statePlaceholder = "STATE"
 
-    /// The input is the request target of the loopback redirect (`/callback?code=…&state=…`), parsed as the
-    /// listener does; `AuthorizationSession.code(from:)` must return the code or throw `OAuthError`. A `state`
+    /// The input is the request target of the loopback redirect (`/callback?code=…&state=…`), parsed by the
+    /// listener's own function; `AuthorizationSession.code(from:)` must return the code or throw `OAuthError`. A `state`
     /// of `STATE` is replaced by the session's own. Accepted when a code comes out.
     package static let redirectQuery = FuzzTarget(name: "fuzz-redirect-query") { bytes in
-        var parameters = redirectParameters(Substring(String(decoding: bytes, as: UTF8.self)))
+        guard
+            var parameters = LoopbackRedirectReceiver.callbackParameters(target: String(decoding: bytes, as: UTF8.self))
+        else { return .rejected }
         if parameters["state"] == statePlaceholder { parameters["state"] = session.state }
         do throws(OAuthError) {
             let code = try session.code(from: parameters)
@@ -61,15 +63,6 @@ package enum OAuthFuzzTargets {
             _ = error.description
             return .rejected
         }
-    }
-
-    /// The listener's parsing of a request target: split at the first `?`, decode the query, last value wins.
-    /// One function, so that it can be swapped for the SwiftNIO listener's.
-    static func redirectParameters(_ target: Substring) -> [String: String] {
-        let parts = target.split(separator: "?", maxSplits: 1)
-        var parameters: [String: String] = [:]
-        if parts.count > 1 { for (key, value) in FormEncoding.decode(parts[1]) { parameters[key] = value } }
-        return parameters
     }
 
     /// Every target of this module.

@@ -19,8 +19,26 @@ package enum VaultFuzzTargets {
     static let wrappingKeyBytes: [UInt8] = dataKeyBytes.reversed().map { $0 ^ 0x5A }
     static let dataKey = DataKey(id: 1, bytes: secure(dataKeyBytes))
     static let wrappingKey = secure(wrappingKeyBytes)
+    /// The metadata every sealed-value input is opened with.
+    static let metadata = AuthenticatedMetadata(
+        Account(
+            name: "acme-shop",
+            mode: .refreshToken,
+            clientID: "6a1f3c2e-1b7d-4f0a-9c55-2d8e0b4f7a91",
+            scopes: "api",
+            tokenURL: "https://account.sendcloud.com/oauth2/token",
+            generation: 7
+        ),
+        fields: [.clientSecret, .refreshToken]
+    )
     /// The account and field every sealed-value input is opened for.
-    static let sealingContext = SealingContext(vaultID: vaultID, keyID: 1, account: "acme-shop", field: .refreshToken)
+    static let sealingContext = SealingContext(
+        vaultID: vaultID,
+        keyID: 1,
+        account: "acme-shop",
+        field: .refreshToken,
+        metadata: metadata
+    )
 
     /// The columns of `key_slot`, in the order the input supplies them.
     static let slotColumns = ["id", "kind", "salt", "ops_limit", "mem_limit", "key_id", "wrapped_key", "created_at"]
@@ -84,21 +102,13 @@ package enum VaultFuzzTargets {
             return .unexpected("account(from:) threw \(type(of: error)): \(error)")
         }
         _ = "\(record.account)"
-        var allOpen = true
-        for (field, sealed) in record.sealed {
-            let context = SealingContext(
-                vaultID: vaultID,
-                keyID: record.keyID,
-                account: record.account.name,
-                field: field
-            )
-            do throws(VaultError) {
-                _ = try RecordCipher.open(sealed, key: dataKey, context: context)
-            } catch {
-                allOpen = false
-            }
+        // Opened exactly as the vault opens a record (metadata bound), legacy values refused.
+        do throws(VaultError) {
+            _ = try CredentialVault.open(record, key: dataKey, vaultID: vaultID, acceptingLegacy: false)
+            return .accepted
+        } catch {
+            return .rejected
         }
-        return allOpen ? .accepted : .rejected
     }
 
     /// Every target of this module.
@@ -108,8 +118,13 @@ package enum VaultFuzzTargets {
 
     private static func secure(_ bytes: [UInt8]) -> SecureBytes { bytes.withUnsafeBytes { SecureBytes(copying: $0) } }
 
-    private static func seal(_ text: String, account: AccountName, field: SecretField) -> [UInt8] {
-        let context = SealingContext(vaultID: vaultID, keyID: 1, account: account, field: field)
+    private static func seal(
+        _ text: String,
+        account: AccountName,
+        field: SecretField,
+        metadata: AuthenticatedMetadata = metadata
+    ) -> [UInt8] {
+        let context = SealingContext(vaultID: vaultID, keyID: 1, account: account, field: field, metadata: metadata)
         return RecordCipher.seal(SecureBytes(utf8: text), key: dataKey, context: context).bytes
     }
 
@@ -147,18 +162,37 @@ package enum VaultFuzzTargets {
 
     private static func accountRowSeeds() -> [(name: String, bytes: [UInt8])] {
         let name: AccountName = "acme-shop"
+        var full = metadata
+        full.fields = [.clientSecret, .refreshToken, .accessToken]
         let refreshMode = FuzzRow.encode([
             .text(name.rawValue), .text("refresh-token"), .text("6a1f3c2e-1b7d-4f0a-9c55-2d8e0b4f7a91"), .text("api"),
             .text("https://account.sendcloud.com/oauth2/token"), .integer(1),
-            .blob(seal("sc-secret-7Hq2", account: name, field: .clientSecret)),
-            .blob(seal("ory_rt_8dF2kQx0cYbVw3nH5mJ7pLs9tRa1uEo4iGzKy6", account: name, field: .refreshToken)),
-            .blob(seal("ory_at_Jx3v9", account: name, field: .accessToken)), .real(1_764_594_000), .text("ok"), .null,
-            .integer(7), .real(1_764_590_400), .real(1_764_590_400), .real(1_764_590_400),
+            .blob(seal("sc-secret-7Hq2", account: name, field: .clientSecret, metadata: full)),
+            .blob(
+                seal(
+                    "ory_rt_8dF2kQx0cYbVw3nH5mJ7pLs9tRa1uEo4iGzKy6",
+                    account: name,
+                    field: .refreshToken,
+                    metadata: full
+                )
+            ),
+            .blob(seal("ory_at_Jx3v9", account: name, field: .accessToken, metadata: full)), .real(1_764_594_000),
+            .text("ok"), .null, .integer(7), .real(1_764_590_400), .real(1_764_590_400), .real(1_764_590_400),
         ])
+        let basic = AuthenticatedMetadata(
+            Account(
+                name: "shop-2",
+                mode: .basic,
+                clientID: "public-key-1",
+                tokenURL: "https://panel.sendcloud.sc/",
+                generation: 1
+            ),
+            fields: [.clientSecret]
+        )
         let basicMode = FuzzRow.encode([
             .text("shop-2"), .text("basic"), .text("public-key-1"), .null, .text("https://panel.sendcloud.sc/"),
-            .integer(1), .blob(seal("secret-key-1", account: "shop-2", field: .clientSecret)), .null, .null, .null,
-            .text("reauth-required"), .text("invalid_grant"), .integer(0), .real(0), .real(0), .null,
+            .integer(1), .blob(seal("secret-key-1", account: "shop-2", field: .clientSecret, metadata: basic)), .null,
+            .null, .null, .text("reauth-required"), .text("invalid_grant"), .integer(1), .real(0), .real(0), .null,
         ])
         return [("account-refresh-token.bin", refreshMode), ("account-basic.bin", basicMode)]
     }

@@ -263,61 +263,59 @@ public final class CredentialVault: Sendable {
         let metadata = AuthenticatedMetadata(account, fields: fields)
         var sealed: [SecretField: SealedValue] = [:]
         for field in fields {
-            sealed[field] = RecordCipher.seal(
-                secrets[field]!,
-                key: key,
-                context: context(account.name, field, key.id, metadata)
+            let context = SealingContext(
+                vaultID: vaultID,
+                keyID: key.id,
+                account: account.name,
+                field: field,
+                metadata: metadata
             )
+            sealed[field] = RecordCipher.seal(secrets[field]!, key: key, context: context)
         }
         return StoredAccount(account: account, keyID: key.id, sealed: sealed)
     }
 
     func open(_ record: StoredAccount, with key: DataKey? = nil) throws(VaultError) -> AccountSecrets {
         let (key, legacy) = unlocked.withLock { (key ?? $0.dataKey, $0.formatVersion < 2) }
-        let metadata = try metadata(of: record, acceptingLegacy: legacy)
-        var secrets = AccountSecrets()
-        for (field, value) in record.sealed {
-            secrets[field] = try RecordCipher.open(
-                value,
-                key: key,
-                context: context(record.account.name, field, record.keyID, metadata),
-                acceptingLegacy: legacy
-            )
-        }
-        return secrets
+        return try Self.open(record, key: key, vaultID: vaultID, acceptingLegacy: legacy)
     }
 
     /// Checks `record`'s metadata by opening one of its values (each binds all of it) and wiping the plaintext.
     func authenticate(_ record: StoredAccount, with key: DataKey) throws(VaultError) {
         let legacy = unlocked.withLock { $0.formatVersion < 2 }
-        let metadata = try metadata(of: record, acceptingLegacy: legacy)
-        guard let (field, value) = record.sealed.min(by: { $0.key.rawValue < $1.key.rawValue }) else { return }
-        _ = try RecordCipher.open(
-            value,
-            key: key,
-            context: context(record.account.name, field, record.keyID, metadata),
-            acceptingLegacy: legacy
-        )
+        _ = try Self.open(record, key: key, vaultID: vaultID, acceptingLegacy: legacy, onlyOne: true)
     }
 
-    /// The metadata `record`'s values must bind. A record without any sealed value has nothing to authenticate its
-    /// metadata with: every account stores at least its client secret, so such a row was tampered with.
-    private func metadata(of record: StoredAccount, acceptingLegacy: Bool) throws(VaultError) -> AuthenticatedMetadata {
-        guard !record.sealed.isEmpty || acceptingLegacy else {
+    /// Opens the sealed values of `record` as the vault does (each bound to the record's metadata); with `onlyOne`,
+    /// just the first (enough to authenticate the metadata). A record without any sealed value has nothing to
+    /// authenticate its metadata with: every account stores at least its client secret, so such a row was tampered
+    /// with (accepted only while legacy values are).
+    package static func open(
+        _ record: StoredAccount,
+        key: DataKey,
+        vaultID: [UInt8],
+        acceptingLegacy legacy: Bool,
+        onlyOne: Bool = false
+    ) throws(VaultError) -> AccountSecrets {
+        guard !record.sealed.isEmpty || legacy else {
             throw .integrity(
                 "the record of '\(record.account.name)' holds no sealed value, so its metadata cannot be authenticated"
             )
         }
-        return AuthenticatedMetadata(record.account, fields: Set(record.sealed.keys))
-    }
-
-    private func context(
-        _ name: AccountName,
-        _ field: SecretField,
-        _ keyID: UInt32,
-        _ metadata: AuthenticatedMetadata
-    ) -> SealingContext {
-        SealingContext(vaultID: vaultID, keyID: keyID, account: name, field: field, metadata: metadata)
+        let metadata = AuthenticatedMetadata(record.account, fields: Set(record.sealed.keys))
+        var secrets = AccountSecrets()
+        for (field, value) in record.sealed.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let context = SealingContext(
+                vaultID: vaultID,
+                keyID: record.keyID,
+                account: record.account.name,
+                field: field,
+                metadata: metadata
+            )
+            secrets[field] = try RecordCipher.open(value, key: key, context: context, acceptingLegacy: legacy)
+            if onlyOne { break }
+        }
+        return secrets
     }
 
     private static func requireClientSecret(_ secrets: AccountSecrets, _ name: AccountName) throws(VaultError) {

@@ -86,6 +86,15 @@ public final class LoopbackRedirectReceiver: Sendable {
         }
     }
 
+    /// The query parameters of a request target for `/callback` (last value wins), or `nil` for another path.
+    package static func callbackParameters(target: String) -> [String: String]? {
+        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.first == "/callback" else { return nil }
+        var parameters: [String: String] = [:]
+        if parts.count > 1 { for (key, value) in FormEncoding.decode(parts[1]) { parameters[key] = value } }
+        return parameters
+    }
+
     /// Stops listening.
     public func close() async {
         try? await channel.close()
@@ -159,10 +168,9 @@ final class CallbackHandler: ChannelInboundHandler {
         guard head.uri.utf8.count <= LoopbackRedirectReceiver.maximumTargetBytes else {
             return (.uriTooLong, "The request is too long.")
         }
-        let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        guard parts.first == "/callback" else { return (.notFound, "Not found.") }
-        var parameters: [String: String] = [:]
-        if parts.count > 1 { for (key, value) in FormEncoding.decode(parts[1]) { parameters[key] = value } }
+        guard let parameters = LoopbackRedirectReceiver.callbackParameters(target: head.uri) else {
+            return (.notFound, "Not found.")
+        }
         guard onCallback(parameters) else {
             return (.badRequest, "This response does not belong to the login in progress; it was ignored.")
         }
