@@ -6,6 +6,10 @@ import Foundation
 import GRDB
 import Logging
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 let quick = CommandLine.arguments.contains("--quick")
 let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
 RawSodium.initialize()
@@ -112,6 +116,9 @@ try await measure(
 try await measure("vault: openAccount (read + open 3 secrets), 10 accounts", iterations: n) {
     _ = try await vault.openAccount(named: "tenant-5")
 }
+try await measure("vault: account(named:) (read + authenticate metadata: open 1 value), 10 accounts", iterations: n) {
+    _ = try await vault.account(named: "tenant-5")
+}
 let total = quick ? 1000 : 10_000
 try await addAccounts(10..<total)
 await measure("raw SQLite (GRDB): SELECT one account row by name, \(total) accounts", iterations: n) {
@@ -158,9 +165,23 @@ try await measure("vault: open with key file (file open + unwrap)", iterations: 
     _ = try await CredentialVault.open(SQLiteCredentialStore(path: path), with: .key(vaultKey), logger: logger)
 }
 
-// 5. The per-account lock (flock) uncontended.
+// 5. The per-account lock uncontended: raw OFD lock + unlock of one byte on a descriptor kept open, beside the
+// store's lock (mkdir/lstat of the lock folder, open + fstat, lock, identity check, close).
 let store = try SQLiteCredentialStore(path: path)
-try await measure("vault: withAccountLock (flock acquire + release), uncontended", iterations: n) {
+try await store.withAccountLock("tenant-3", timeout: .seconds(5)) {}  // creates the lock file
+let rawLockFD = open(store.lockFile, O_RDWR | O_CLOEXEC)
+await measure("raw fcntl: F_OFD_SETLK lock + unlock of one byte, open descriptor", iterations: n) {
+    var request = flock()
+    request.l_type = Int16(F_WRLCK)
+    request.l_whence = Int16(SEEK_SET)
+    request.l_start = 12345
+    request.l_len = 1
+    precondition(fcntl(rawLockFD, 37, &request) == 0)  // F_OFD_SETLK
+    request.l_type = Int16(F_UNLCK)
+    precondition(fcntl(rawLockFD, 37, &request) == 0)
+}
+close(rawLockFD)
+try await measure("vault: withAccountLock (open, OFD lock, identity check, close), uncontended", iterations: n) {
     try await store.withAccountLock("tenant-3", timeout: .seconds(5)) {}
 }
 
