@@ -32,25 +32,16 @@ package enum TokenResponseParser {
                 "the token endpoint's access_token has characters a bearer token cannot have (RFC 6750 b64token)"
             )
         }
-        var refresh: SecureBytes?
-        switch object["refresh_token"] {
-        case nil, is NSNull: refresh = nil
-        case let text as String where text.isEmpty: refresh = nil
-        case let text as String where TokenSyntax.isB64Token(text.utf8): refresh = SecureBytes(utf8: text)
-        default:
-            throw OAuthError(
-                .invalidResponse,
-                "the token endpoint's refresh_token is not a string of RFC 6750 b64token characters"
-            )
-        }
-        var scope: String?
-        switch object["scope"] {
-        case nil, is NSNull: scope = nil
-        case let text as String where text.isEmpty: scope = nil
-        case let text as String where TokenSyntax.isScope(text): scope = text
-        default:
-            throw OAuthError(.invalidResponse, "the token endpoint's scope is not a valid OAuth scope (RFC 6749 §3.3)")
-        }
+        let refresh = try optionalText(
+            object["refresh_token"],
+            { TokenSyntax.isB64Token($0.utf8) },
+            "the token endpoint's refresh_token is not a string of RFC 6750 b64token characters"
+        ).map { SecureBytes(utf8: $0) }
+        let scope = try optionalText(
+            object["scope"],
+            TokenSyntax.isScope,
+            "the token endpoint's scope is not a valid OAuth scope (RFC 6749 §3.3)"
+        )
         return TokenResponse(
             accessToken: SecureBytes(utf8: access),
             tokenType: (object["token_type"] as? String).flatMap { TokenSyntax.isScope($0) ? $0 : nil } ?? "bearer",
@@ -59,6 +50,21 @@ package enum TokenResponseParser {
             scope: scope,
             receivedAt: receivedAt
         )
+    }
+
+    /// An optional text field: absent, null or empty is `nil`; a string `isValid` accepts is itself; anything else
+    /// makes the answer unusable.
+    static func optionalText(
+        _ value: Any?,
+        _ isValid: (String) -> Bool,
+        _ problem: String
+    ) throws(OAuthError) -> String? {
+        switch value {
+        case nil, is NSNull: return nil
+        case let text as String where text.isEmpty: return nil
+        case let text as String where isValid(text): return text
+        default: throw OAuthError(.invalidResponse, problem)
+        }
     }
 
     /// Sendcloud's access tokens live one hour: a missing lifetime is taken as that; a given one is a number of

@@ -21,15 +21,7 @@ struct LockAcrossPathsTests {
         server = try await FakeSendcloud.start()
         server.registerClient(id: Self.clientID, secret: Self.clientSecret)
         try await cli.initVault()
-        let token = server.issueRefreshToken(clientID: Self.clientID)
-        let file = try cli.writeFile("rt", token + "\n")
-        try await cli.succeed(
-            [
-                "add", "acme", "--client-id", Self.clientID, "--client-secret-file", "-", "--refresh-token-file", file,
-                "--token-url", server.tokenURL,
-            ],
-            stdin: Data(Self.clientSecret.utf8)
-        )
+        try await cli.addRefreshAccount("acme", server: server, clientID: Self.clientID, secret: Self.clientSecret)
     }
 
     @Test("refreshes through the vault's path, a symlink and a ./ path at once: no refresh token is spent twice")

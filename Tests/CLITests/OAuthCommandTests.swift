@@ -34,16 +34,13 @@ struct OAuthCommandTests {
         refreshToken: String? = nil,
         secret: String = clientSecret
     ) async throws -> String {
-        let token = refreshToken ?? server.issueRefreshToken(clientID: Self.clientID)
-        let file = try cli.writeFile("rt-\(name)", token + "\n")
-        try await cli.succeed(
-            [
-                "add", name, "--client-id", Self.clientID, "--client-secret-file", "-", "--refresh-token-file", file,
-                "--token-url", server.tokenURL,
-            ],
-            stdin: Data(secret.utf8)
+        try await cli.addRefreshAccount(
+            name,
+            server: server,
+            clientID: Self.clientID,
+            secret: secret,
+            refreshToken: refreshToken
         )
-        return token
     }
 
     func finish() async { await server.stop() }

@@ -22,14 +22,12 @@ struct TamperedMetadataTests {
         server.registerClient(id: Self.clientID, secret: Self.clientSecret)
         attacker.registerClient(id: Self.clientID, secret: Self.clientSecret)
         try await cli.initVault()
-        let token = server.issueRefreshToken(clientID: Self.clientID)
-        let file = try cli.writeFile("rt", token + "\n")
-        try await cli.succeed(
-            [
-                "add", "acme", "--client-id", Self.clientID, "--client-secret-file", "-", "--refresh-token-file", file,
-                "--token-url", server.tokenURL, "--scope", "api offline_access",
-            ],
-            stdin: Data(Self.clientSecret.utf8)
+        try await cli.addRefreshAccount(
+            "acme",
+            server: server,
+            clientID: Self.clientID,
+            secret: Self.clientSecret,
+            extra: ["--scope", "api offline_access"]
         )
     }
 

@@ -18,14 +18,11 @@ struct UntrustedTextTests {
         server = try await FakeSendcloud.start()
         server.registerClient(id: Self.clientID, secret: Self.clientSecret)
         try await cli.initVault()
-        refreshToken = server.issueRefreshToken(clientID: Self.clientID)
-        let file = try cli.writeFile("rt", refreshToken + "\n")
-        try await cli.succeed(
-            [
-                "add", "acme", "--client-id", Self.clientID, "--client-secret-file", "-", "--refresh-token-file", file,
-                "--token-url", server.tokenURL,
-            ],
-            stdin: Data(Self.clientSecret.utf8)
+        refreshToken = try await cli.addRefreshAccount(
+            "acme",
+            server: server,
+            clientID: Self.clientID,
+            secret: Self.clientSecret
         )
     }
 
