@@ -145,9 +145,9 @@ extension AccountSecrets: CustomStringConvertible, CustomReflectable {
 
 /// An account as a store keeps it: metadata in clear, secrets sealed. Stores never see plaintext secrets.
 public struct StoredAccount: Sendable, Equatable {
-    /// The largest generation a store may hand over (2^62): far beyond any real count of writes, and far enough
-    /// from `Int64.max` that incrementing it can never overflow. A row outside `1...maximumGeneration` is
-    /// malformed.
+    /// The bound of generations (2^62): far beyond any real count of writes, and far enough from `Int64.max` that
+    /// incrementing never overflows. A row outside `1..<maximumGeneration` is malformed, so that every decoded
+    /// record can be written once more.
     public static let maximumGeneration: Int64 = 1 << 62
 
     /// The metadata columns (``Account/storedFields`` is derived from ``sealed``).

@@ -25,9 +25,6 @@ public final class CredentialVault: Sendable {
         var slotKind: KeySlot.Kind
         var slotID: Int64
         var wrappingKey: SecureBytes
-        /// The header's format version as last read: below 2, legacy values (without authenticated metadata) are
-        /// still accepted, until ``upgradeFormat()`` has resealed every record.
-        var formatVersion: Int
     }
     private let unlocked: Mutex<Unlocked>
 
@@ -82,8 +79,7 @@ public final class CredentialVault: Sendable {
                 dataKey: dataKey,
                 slotKind: slots[0].kind,
                 slotID: stored.first?.id ?? 0,
-                wrappingKey: firstWrappingKey!,
-                formatVersion: header.formatVersion
+                wrappingKey: firstWrappingKey!
             ),
             logger: logger
         )
@@ -131,12 +127,16 @@ public final class CredentialVault: Sendable {
                         dataKey: key,
                         slotKind: slot.kind,
                         slotID: slot.id,
-                        wrappingKey: wrappingKey,
-                        formatVersion: header.formatVersion
+                        wrappingKey: wrappingKey
                     ),
                     logger: logger
                 )
-                if header.formatVersion < VaultHeader.currentFormatVersion { await vault.upgradeFormatLogged() }
+                if header.formatVersion < VaultHeader.currentFormatVersion {
+                    logger.warning(
+                        "vault in an old format: its records do not open until it is upgraded (verify --upgrade)",
+                        metadata: ["format": "\(header.formatVersion)"]
+                    )
+                }
                 return vault
             }
         }
@@ -275,15 +275,19 @@ public final class CredentialVault: Sendable {
         return StoredAccount(account: account, keyID: key.id, sealed: sealed)
     }
 
-    func open(_ record: StoredAccount, with key: DataKey? = nil) throws(VaultError) -> AccountSecrets {
-        let (key, legacy) = unlocked.withLock { (key ?? $0.dataKey, $0.formatVersion < 2) }
-        return try Self.open(record, key: key, vaultID: vaultID, acceptingLegacy: legacy)
+    /// Opens `record`'s values. Values of format 1 (metadata not authenticated) open only with `acceptingLegacy`,
+    /// which only ``upgradeFormat()`` and ``verify()`` use: nothing else ever trusts metadata it cannot check.
+    func open(
+        _ record: StoredAccount,
+        with key: DataKey? = nil,
+        acceptingLegacy: Bool = false
+    ) throws(VaultError) -> AccountSecrets {
+        try Self.open(record, key: key ?? dataKey, vaultID: vaultID, acceptingLegacy: acceptingLegacy)
     }
 
     /// Checks `record`'s metadata by opening one of its values (each binds all of it) and wiping the plaintext.
     func authenticate(_ record: StoredAccount, with key: DataKey) throws(VaultError) {
-        let legacy = unlocked.withLock { $0.formatVersion < 2 }
-        _ = try Self.open(record, key: key, vaultID: vaultID, acceptingLegacy: legacy, onlyOne: true)
+        _ = try Self.open(record, key: key, vaultID: vaultID, acceptingLegacy: false, onlyOne: true)
     }
 
     /// Opens the sealed values of `record` as the vault does (each bound to the record's metadata); with `onlyOne`,
@@ -393,14 +397,28 @@ public final class CredentialVault: Sendable {
             problems.append(
                 Problem(
                     message: "the vault is still in format \(header.formatVersion) (metadata not authenticated): "
-                        + "a record that does not open kept it from being upgraded"
+                        + "check its accounts' token URLs and client ids, then upgrade it (verify --upgrade)"
                 )
             )
         }
         for result in try await store.accountRecords() {
             switch result {
             case .success(let record):
-                do { _ = try open(record, with: key) } catch {
+                do {
+                    _ = try open(record, with: key, acceptingLegacy: true)
+                    if record.sealed.values.contains(where: {
+                        RecordCipher.version(of: $0) != SealedValue.formatVersion
+                    }) {
+                        problems.append(
+                            Problem(
+                                account: record.account.name,
+                                message: "sealed in format 1: its mode, client id, token URL and scopes are not "
+                                    + "authenticated, so it is not used; check them, then upgrade the vault "
+                                    + "(sendcloud-vault verify --upgrade)"
+                            )
+                        )
+                    }
+                } catch {
                     problems.append(Problem(account: record.account.name, message: error.message))
                 }
             case .failure(let error):
@@ -563,18 +581,19 @@ public final class CredentialVault: Sendable {
 
     // MARK: - Format upgrade
 
-    /// Upgrades a vault of an earlier format in place: reseals every record whose values predate metadata
-    /// authentication (each bound to its metadata, generation + 1), and — once every record is resealed — sets the
-    /// header to the current format, from which on legacy values are refused. One transaction; records that do not
-    /// open are left as they are (``verify()`` reports them) and keep the header at the old format, so the upgrade
-    /// runs again at the next unlock. Returns the number of records resealed. Called by ``open(_:with:logger:)``.
+    /// Upgrades a vault of an earlier format in place, on the caller's explicit request: reseals every record whose
+    /// values predate metadata authentication (each then bound to its metadata as stored now, generation + 1), and —
+    /// once every record is resealed — sets the header to the current format. One transaction; records that do not
+    /// open are left as they are (``verify()`` reports them) and keep the header at the old format. Returns the
+    /// metadata of the records resealed.
+    ///
+    /// The metadata of a format-1 record cannot be checked (that is what format 2 adds), so the upgrade is never
+    /// automatic: whoever could write the file before could have changed a token URL, and an attacker holding an
+    /// old copy could set a format-2 vault back to format 1 and plant its values. Until the upgrade, format-1 values
+    /// do not open at all; the caller (the CLI's `verify --upgrade`) shows what it is about to authenticate.
     @discardableResult
-    public func upgradeFormat() async throws -> Int {
+    public func upgradeFormat() async throws -> [Account] {
         guard let header = try await store.header() else { throw VaultError(.noVault, "the vault is gone") }
-        guard header.formatVersion < VaultHeader.currentFormatVersion else {
-            unlocked.withLock { $0.formatVersion = header.formatVersion }
-            return 0
-        }
         let key = dataKey
         var records: [StoredAccount] = []
         var expected: [AccountName: Int64] = [:]
@@ -588,7 +607,7 @@ public final class CredentialVault: Sendable {
             guard record.sealed.values.contains(where: { RecordCipher.version(of: $0) != SealedValue.formatVersion })
             else { continue }
             do {
-                let secrets = try open(record, with: key)
+                let secrets = try open(record, with: key, acceptingLegacy: true)
                 var account = record.account
                 expected[account.name] = account.generation
                 account.generation = try Self.nextGeneration(after: account.generation, account.name)
@@ -599,35 +618,24 @@ public final class CredentialVault: Sendable {
                 damaged += 1
             }
         }
-        let complete = damaged == 0
+        let complete = damaged == 0 && header.formatVersion < VaultHeader.currentFormatVersion
+        guard !records.isEmpty || complete else { return [] }
         try await store.upgradeFormat(
             records: records,
             expectedGenerations: expected,
             formatVersion: complete ? VaultHeader.currentFormatVersion : nil,
             accountCount: all.count
         )
-        if complete { unlocked.withLock { $0.formatVersion = VaultHeader.currentFormatVersion } }
         logger.notice(
             "vault format upgraded",
-            metadata: [
-                "resealed": "\(records.count)", "left_damaged": "\(damaged)",
-                "format": "\(complete ? VaultHeader.currentFormatVersion : header.formatVersion)",
-            ]
+            metadata: ["resealed": "\(records.count)", "left_damaged": "\(damaged)", "complete": "\(complete)"]
         )
-        return records.count
+        return records.map(\.account)
     }
 
-    /// ``upgradeFormat()`` at unlock: a failure (another process upgrading at the same moment, a read-only file)
-    /// is logged, not fatal — legacy values stay readable until an upgrade succeeds.
-    func upgradeFormatLogged() async {
-        do { try await upgradeFormat() } catch {
-            logger.warning(
-                "vault format upgrade failed; it runs again at the next unlock",
-                metadata: ["error": "\(error)"]
-            )
-        }
+    /// The vault's format version, as the header says now.
+    public func formatVersion() async throws -> Int {
+        guard let header = try await store.header() else { throw VaultError(.noVault, "the vault is gone") }
+        return header.formatVersion
     }
-
-    /// The vault's format version as this instance last read it.
-    public var formatVersion: Int { unlocked.withLock { $0.formatVersion } }
 }

@@ -109,7 +109,7 @@ package enum RecordCipher {
     }
 
     /// Opens `value`. A value of the legacy format (no metadata in its associated data) opens only with
-    /// `acceptingLegacy`, which the vault grants until it has been upgraded.
+    /// `acceptingLegacy`, which the vault grants only to its explicit format upgrade and to `verify`.
     package static func open(
         _ value: SealedValue,
         key: DataKey,
@@ -126,7 +126,8 @@ package enum RecordCipher {
         }
         guard b[0] == SealedValue.formatVersion || acceptingLegacy else {
             throw .integrity(
-                "\(what) is in the format without authenticated metadata, in a vault that was upgraded past it"
+                "\(what) is sealed in format 1, whose metadata (token URL, client id, ...) is not authenticated; "
+                    + "check the vault's accounts, then upgrade it (sendcloud-vault verify --upgrade)"
             )
         }
         guard key.id == context.keyID else {

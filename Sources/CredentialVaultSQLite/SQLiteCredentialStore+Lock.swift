@@ -97,6 +97,9 @@ struct VaultLock: Sendable {
         try checkDirectory()
         let fd = Glibc.open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else {
+            if errno == ELOOP {
+                throw VaultError(.unsafePermissions, "\(file) is a symlink; a lock file must be a regular file")
+            }
             throw VaultError(.storage, "cannot open \(file): \(String(cString: strerror(errno)))")
         }
         var st = stat()
@@ -106,7 +109,8 @@ struct VaultLock: Sendable {
             _ = close(fd)
             throw VaultError(
                 .unsafePermissions,
-                "\(file) is not a private regular file of this user; remove it (no holder may be running)"
+                "\(file) is not a private regular file of this user (chmod 600, or chown it); never delete a lock "
+                    + "file while a sendcloud-vault process may hold it"
             )
         }
         return fd

@@ -36,10 +36,11 @@ public final class SQLiteCredentialStore: CredentialStore {
     ///     missing file or one without a vault schema throws ``VaultError/Code/noVault``.
     public init(path: String, create: Bool = false) throws {
         self.path = path
-        if create {
-            try Self.createFileIfMissing(path)
+        let created = create ? try Self.createFileIfMissing(path) : false
+        do { try Self.checkPermissions(path) } catch {
+            if created { unlink(path) }  // refused: leave nothing behind
+            throw error
         }
-        try Self.checkPermissions(path)
         lock = try VaultLock(vaultPath: path)
         var config = Configuration()
         config.busyMode = .timeout(Self.busyTimeout)
@@ -83,7 +84,8 @@ public final class SQLiteCredentialStore: CredentialStore {
 
     // MARK: - Files
 
-    private static func createFileIfMissing(_ path: String) throws {
+    /// Returns whether it created the file.
+    private static func createFileIfMissing(_ path: String) throws -> Bool {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try createDirectories(directory)
@@ -91,9 +93,11 @@ public final class SQLiteCredentialStore: CredentialStore {
         let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
         if fd >= 0 {
             closeDescriptor(fd)
+            return true
         } else if errno != EEXIST {
             throw VaultError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
         }
+        return false
     }
 
     /// Creates each missing directory of `directory` with mode 0700; existing ones are left as they are.
@@ -147,6 +151,13 @@ public final class SQLiteCredentialStore: CredentialStore {
                 .unsafePermissions,
                 "the vault's folder \(folder) must belong to this user (or root) and must not be writable by group "
                     + "or others (chmod go-w \(folder))"
+            )
+        }
+        guard access(folder.isEmpty ? "." : folder, W_OK | X_OK) == 0 else {
+            throw VaultError(
+                .unsafePermissions,
+                "the vault's folder \(folder) is not writable by this user: SQLite keeps the vault's -wal and -shm "
+                    + "files, and this package its lock folder, beside the vault"
             )
         }
     }
@@ -610,7 +621,7 @@ public final class SQLiteCredentialStore: CredentialStore {
             let clientID = row.value("client_id", as: String.self),
             let tokenURL = row.value("token_url", as: String.self),
             let generation = row.value("generation", as: Int64.self),
-            (1...StoredAccount.maximumGeneration).contains(generation)
+            (1..<StoredAccount.maximumGeneration).contains(generation)
         else {
             throw VaultError(.integrityFailure, "the record of account '\(rawName.prefix(128))' is malformed")
         }

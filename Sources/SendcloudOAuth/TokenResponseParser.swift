@@ -79,7 +79,10 @@ package enum TokenResponseParser {
         case let number as NSNumber where String(cString: number.objCType) != "c":  // "c": a JSON true/false
             seconds = number.doubleValue
         case let text as String:
-            guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)), !text.isEmpty else {
+            // Digits (and a fraction or exponent); not "inf", "nan" or hex, which Double(_:) would also take.
+            guard let parsed = Double(text.trimmingCharacters(in: .whitespaces)), parsed.isFinite,
+                text.unicodeScalars.allSatisfy({ "0123456789.eE+- ".unicodeScalars.contains($0) })
+            else {
                 throw OAuthError(.invalidResponse, "the token endpoint's expires_in is not a number")
             }
             seconds = parsed

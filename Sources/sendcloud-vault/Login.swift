@@ -48,7 +48,8 @@ struct Login: AsyncParsableCommand {
         receiver.expect(state: session.state)
         let url = try session.authorizeURL(base: authorizeBase, clientID: client.clientID, scope: scope)
         Output.stderr("Open this URL in a browser to authorize '\(accountName)':\n\(url)")
-        if !noBrowser { Browser.open(url) }
+        let page = noBrowser ? nil : Browser.open(url)
+        defer { page.map { try? FileManager.default.removeItem(atPath: $0) } }
         let parameters = try await receiver.waitForCallback(timeout: timeout.duration)
         await receiver.close()
         let code = try session.code(from: parameters)
@@ -82,14 +83,32 @@ struct Login: AsyncParsableCommand {
 
 /// Opens a URL with xdg-open when a graphical session is present; silent otherwise.
 enum Browser {
-    static func open(_ url: String) {
+    /// Opens `url` through a private page that redirects to it, and returns the page's folder (the caller removes
+    /// it). The authorize URL carries this login's `state`: given to xdg-open in argv, any local user could read it
+    /// in `/proc/PID/cmdline` and answer the listener first; a 0600 file in a 0700 folder shows only a path.
+    static func open(_ url: String) -> String? {
         guard SecretInput.plainEnvironment("DISPLAY") != nil || SecretInput.plainEnvironment("WAYLAND_DISPLAY") != nil
-        else { return }
+        else { return nil }
         let opener = "/usr/bin/xdg-open"
-        guard FileManager.default.isExecutableFile(atPath: opener) else { return }
+        guard FileManager.default.isExecutableFile(atPath: opener) else { return nil }
+        var template = Array((NSTemporaryDirectory() + "/sendcloud-vault-login.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { return nil }  // 0700
+        let folder = String(cString: made)
+        let page = folder + "/authorize.html"
+        let escaped = url.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "\"", with: "&quot;")
+            .replacingOccurrences(of: "<", with: "&lt;")
+        let html =
+            "<!doctype html><meta http-equiv=\"refresh\" content=\"0; url=\(escaped)\"><title>sendcloud-vault</title>"
+        guard
+            FileManager.default.createFile(
+                atPath: page,
+                contents: Data(html.utf8),
+                attributes: [.posixPermissions: 0o600]
+            )
+        else { return folder }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: opener)
-        process.arguments = [url]
+        process.arguments = ["file://" + page]
         // The browser must not inherit secrets from our environment.
         process.environment = ProcessInfo.processInfo.environment.filter { key, _ in
             ![
@@ -101,5 +120,6 @@ enum Browser {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try? process.run()
+        return folder
     }
 }

@@ -4,8 +4,24 @@ import Foundation
 /// Writing results: text for people, one JSON document for scripts.
 enum Output {
     static func printJSON(_ value: Any) {
+        FileHandle.standardOutput.write(jsonData(value) + Data("\n".utf8))
+    }
+
+    /// One JSON document in which every character that could drive a terminal is a `\uXXXX` escape: the encoder
+    /// escapes C0 controls only, so DEL, C1 controls, bidi and other format characters and line separators are
+    /// escaped here (they can only occur inside strings, where `\u` escapes mean the same).
+    static func jsonData(_ value: Any) -> Data {
         let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-        FileHandle.standardOutput.write(data + Data("\n".utf8))
+        var out = ""
+        for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator:
+                for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return Data(out.utf8)
     }
 
     /// `text` made inert for a terminal: control characters (C0, DEL, C1), Unicode format characters (bidi

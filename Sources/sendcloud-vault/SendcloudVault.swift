@@ -59,11 +59,7 @@ struct SendcloudVault: AsyncParsableCommand {
             let object: [String: Any] = [
                 "error": ["code": Int(error.exitCode), "kind": error.kind, "message": error.message]
             ]
-            let data = try! JSONSerialization.data(
-                withJSONObject: object,
-                options: [.sortedKeys, .withoutEscapingSlashes]
-            )
-            FileHandle.standardError.write(data + Data("\n".utf8))
+            FileHandle.standardError.write(Output.jsonData(object) + Data("\n".utf8))
         } else {
             Output.stderr("sendcloud-vault: error: \(Output.inert(error.message))")
         }

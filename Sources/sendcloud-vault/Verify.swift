@@ -1,17 +1,40 @@
 import ArgumentParser
 import CredentialVault
+import Foundation
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open every record and check permissions and integrity; report each problem.",
-        discussion:
-            "Exits 0 when all is sound, 65 when a record or the file fails its check, 78 for unsafe permissions."
+        discussion: """
+            Exits 0 when all is sound, 65 when a record or the file fails its check, 78 for unsafe permissions.
+
+            --upgrade upgrades a vault written by an earlier version (format 1, whose token URLs, client ids, modes \
+            and scopes are not authenticated): it prints each record's metadata as it authenticates it, then \
+            verifies. Check what it prints: someone who could write the file could have changed a token URL. Until \
+            the upgrade, such records are not used.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
 
+    @Flag(name: .long, help: "Authenticate the metadata of format-1 records (printing it), then verify.")
+    var upgrade = false
+
     func run() async throws {
         let vault = try await global.openVault()
+        var upgraded: [Account] = []
+        if upgrade {
+            upgraded = try await vault.upgradeFormat()
+            if !global.json {
+                for account in upgraded {
+                    print(
+                        "upgraded \(account.name): mode \(account.mode.rawValue), client id "
+                            + "\(Output.inert(account.clientID)), token URL \(Output.inert(account.tokenURL)), scopes "
+                            + Output.inert(account.scopes ?? "-")
+                    )
+                }
+            }
+        }
         let problems = try await vault.verify()
         // Counted from the raw records: a row that cannot be decoded is one of the problems, not a reason to stop.
         let accounts = try await vault.store.accountRecords().count
@@ -19,6 +42,7 @@ struct Verify: AsyncParsableCommand {
             Output.printJSON(
                 [
                     "ok": problems.isEmpty, "accounts": accounts, "problems": problems.map(\.description),
+                    "upgraded": upgraded.map { Output.accountJSON($0) },
                 ] as [String: Any]
             )
         } else {

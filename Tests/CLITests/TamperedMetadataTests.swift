@@ -129,6 +129,7 @@ struct TamperedMetadataTests {
             "UPDATE account SET generation = -9223372036854775808",
             "UPDATE account SET generation = 0",
             "UPDATE account SET generation = 4611686018427387905",
+            "UPDATE account SET generation = 4611686018427387904",
             "UPDATE account SET key_id = 4294967296",
             "UPDATE account SET access_token_expires_at = 1e308",
         ]

@@ -84,8 +84,11 @@ struct UntrustedTextTests {
         expectFailure(token, 80)
         #expect(token.stderr.contains(#"\u{1b}"#), "\(token)")
         // JSON output stays valid JSON with the text escaped by the encoder.
-        let json = try #require(try await cli.succeed(["show", "acme", "--json"]).jsonObject)
+        let shownJSON = try await cli.succeed(["show", "acme", "--json"])
+        #expect(!shownJSON.stdout.unicodeScalars.contains { $0.value == 27 || $0.value == 8207 }, "\(shownJSON)")
+        let json = try #require(shownJSON.jsonObject)
         #expect((json["last_error"] as? String)?.contains("\u{1b}") == true)
+        #expect((json["last_error"] as? String)?.contains("\u{200f}") == true)
         await server.stop()
     }
 

@@ -84,3 +84,52 @@ struct VerifyTests {
         #expect(try await cli.reveal("bolt")["client_secret"] as? String == secrets[1])
     }
 }
+
+@Suite("verify --upgrade on a format-1 vault")
+struct UpgradeCommandTests {
+    let cli: CLIHarness
+
+    init() throws {
+        cli = try CLIHarness()
+        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("CredentialVaultSQLiteTests/Fixtures/format-1")
+        let folder = (cli.vault as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(
+            atPath: folder,
+            withIntermediateDirectories: false,
+            attributes: [.posixPermissions: 0o700]
+        )
+        try FileManager.default.copyItem(
+            atPath: fixtures.appendingPathComponent("vault.sqlite").path,
+            toPath: cli.vault
+        )
+        try FileManager.default.copyItem(atPath: fixtures.appendingPathComponent("vault.key").path, toPath: cli.keyFile)
+        chmod(cli.vault, 0o600)
+        chmod(cli.keyFile, 0o600)
+    }
+
+    @Test("records are refused (65, naming verify --upgrade) until the upgrade, which prints what it authenticates")
+    func upgrade() async throws {
+        for command in [["show", "bolt", "--reveal"], ["token", "bolt"], ["list"], ["verify"]] {
+            let result = try await cli.vaultRun(command)
+            expectFailure(result, 65)
+            #expect(result.mentions("verify --upgrade"), "\(command):\n\(result)")
+        }
+        let upgraded = try await cli.succeed(["verify", "--upgrade"])
+        for name in ["acme", "bolt", "shop"] {
+            #expect(
+                upgraded.stdout.contains(
+                    "upgraded \(name): mode "
+                )
+                    && upgraded.stdout.contains(
+                        "client id \(name)-public, token URL https://account.sendcloud.com/oauth2/token"
+                    ),
+                "\(upgraded)"
+            )
+        }
+        #expect(upgraded.stdout.contains("OK: 3 account(s)"))
+        #expect(try await cli.reveal("bolt")["refresh_token"] as? String == "bolt-rt0")
+        try await cli.tamper("UPDATE account SET token_url = 'http://127.0.0.1:1/x' WHERE name = 'bolt'")
+        expectFailure(try await cli.vaultRun(["token", "bolt"]), 65)
+    }
+}

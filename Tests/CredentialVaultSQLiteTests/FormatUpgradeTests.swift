@@ -7,7 +7,7 @@ import Testing
 @testable import CredentialVaultSQLite
 
 /// A vault written by format 1 (committed under Fixtures/format-1, made by the CLI before metadata authentication)
-/// opens, is upgraded in place at unlock, and is protected afterwards.
+/// opens, is not used until it is upgraded in place on request, and is protected afterwards.
 @Suite("Upgrading a format-1 vault")
 struct FormatUpgradeTests {
     let dir: TempDir
@@ -40,14 +40,32 @@ struct FormatUpgradeTests {
         try await CredentialVault.open(SQLiteCredentialStore(path: path), with: .key(key), logger: logger)
     }
 
-    @Test("the fixture is format 1 with version-1 values; unlocking upgrades every record and the header")
-    func upgradesAtUnlock() async throws {
+    @Test("a format-1 vault opens without writing; its records are not used until the explicit upgrade")
+    func notUsedBeforeUpgrade() async throws {
         #expect(try sql("SELECT format_version FROM vault_header", as: Int.self) == [1])
         #expect(try sql("SELECT hex(substr(client_secret, 1, 1)) FROM account") == ["01", "01", "01"])
-        let generationsBefore = try sql("SELECT generation FROM account ORDER BY name", as: Int64.self)
-
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
         let vault = try await open()
-        #expect(vault.formatVersion == 2)
+        #expect(try await vault.formatVersion() == 1)
+        for name: AccountName in ["acme", "bolt", "shop"] {
+            let error = await expectVaultError(.integrityFailure) { try await vault.openAccount(named: name) }
+            #expect(error?.message.contains("verify --upgrade") == true)
+            await expectVaultError(.integrityFailure) { try await vault.account(named: name) }
+        }
+        let problems = try await vault.verify()
+        #expect(Set(problems.compactMap(\.account)) == ["acme", "bolt", "shop"])
+        #expect(problems.contains { $0.message.contains("format 1") })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+    }
+
+    @Test("upgradeFormat reseals every record (generation + 1) and the header; nothing is lost")
+    func upgrade() async throws {
+        let generationsBefore = try sql("SELECT generation FROM account ORDER BY name", as: Int64.self)
+        let vault = try await open()
+        let upgraded = try await vault.upgradeFormat()
+        #expect(upgraded.map(\.name) == ["acme", "bolt", "shop"])
+        #expect(upgraded.map(\.tokenURL) == Array(repeating: "https://account.sendcloud.com/oauth2/token", count: 3))
+        #expect(try await vault.formatVersion() == 2)
         #expect(try sql("SELECT format_version FROM vault_header", as: Int.self) == [2])
         let versions = try sql(
             "SELECT hex(substr(client_secret, 1, 1)) || coalesce(hex(substr(refresh_token, 1, 1)), '') FROM account"
@@ -56,8 +74,6 @@ struct FormatUpgradeTests {
         #expect(
             try sql("SELECT generation FROM account ORDER BY name", as: Int64.self) == generationsBefore.map { $0 + 1 }
         )
-
-        // Nothing was lost.
         let expected: [(AccountName, String, String?)] = [
             ("acme", "acme-secret", nil), ("bolt", "bolt-secret", "bolt-rt0"), ("shop", "shop-secret", nil),
         ]
@@ -68,13 +84,12 @@ struct FormatUpgradeTests {
             #expect(account.clientID == "\(name)-public")
         }
         #expect(try await vault.verify().isEmpty)
-        // A second unlock has nothing left to do.
-        #expect(try await open().upgradeFormat() == 0)
+        #expect(try await open().upgradeFormat().isEmpty)  // nothing left to do
     }
 
     @Test("after the upgrade an edited token URL is an integrity failure, and undoing the edit restores it")
     func protectedAfterUpgrade() async throws {
-        _ = try await open()
+        try await open().upgradeFormat()
         try tamper("UPDATE account SET token_url = 'http://127.0.0.1:1/steal' WHERE name = 'bolt'")
         let vault = try await open()
         await expectVaultError(.integrityFailure) { try await vault.openAccount(named: "bolt") }
@@ -84,32 +99,34 @@ struct FormatUpgradeTests {
         #expect(try await vault.openAccount(named: "bolt").secrets.refreshToken?.string == "bolt-rt0")
     }
 
-    @Test("a version-1 value planted into an upgraded vault is refused (no downgrade by replay)")
-    func legacyValueRefusedAfterUpgrade() async throws {
-        let legacy = try sql("SELECT hex(client_secret) FROM account WHERE name = 'acme'")[0]
-        _ = try await open()
-        try tamper("UPDATE account SET client_secret = X'\(legacy)' WHERE name = 'acme'")
+    @Test("an old copy's values planted with the header set back to format 1 and a new token URL are never used")
+    func downgradeWithOldCopy() async throws {
+        let old = try sql("SELECT hex(client_secret) || ',' || hex(refresh_token) FROM account WHERE name = 'bolt'")[0]
+            .split(separator: ",")
+        try await open().upgradeFormat()
+        try tamper(
+            "UPDATE vault_header SET format_version = 1; UPDATE account SET client_secret = X'\(old[0])', "
+                + "refresh_token = X'\(old[1])', access_token = NULL, generation = 1, "
+                + "token_url = 'http://127.0.0.1:1/steal' WHERE name = 'bolt'"
+        )
         let vault = try await open()
-        let error = await expectVaultError(.integrityFailure) { try await vault.openAccount(named: "acme") }
-        #expect(error?.message.contains("format") == true)
-        // Setting the header back to format 1 as well does not help: the other values are version 2 and bind the
-        // metadata, and the planted one is re-upgraded only if it opens.
-        try tamper("UPDATE vault_header SET format_version = 1")
-        let downgraded = try await open()
-        #expect(try await downgraded.openAccount(named: "acme").secrets.clientSecret?.string == "acme-secret")
-        #expect(downgraded.formatVersion == 2)
+        let error = await expectVaultError(.integrityFailure) { try await vault.openAccount(named: "bolt") }
+        #expect(error?.message.contains("format 1") == true)
+        // Opening blessed nothing: the record is still format 1, and verify says so.
+        #expect(try sql("SELECT hex(substr(client_secret, 1, 1)) FROM account WHERE name = 'bolt'") == ["01"])
+        #expect(try await vault.verify().contains { $0.account == "bolt" && $0.message.contains("format 1") })
+        #expect(try await vault.openAccount(named: "acme").secrets.clientSecret?.string == "acme-secret")
     }
 
     @Test("a record that does not open keeps the header at format 1; the others are upgraded; verify says why")
     func partialUpgrade() async throws {
-        try tamper("UPDATE account SET token_url = 'http://127.0.0.1:1/x' WHERE name = 'shop'")  // harmless in v1
         try tamper(
             "UPDATE account SET client_secret = (SELECT client_secret FROM account WHERE name = 'acme') "
                 + "WHERE name = 'shop'"
         )
         let vault = try await open()
-        #expect(vault.formatVersion == 1)
-        #expect(try sql("SELECT format_version FROM vault_header", as: Int.self) == [1])
+        #expect(try await vault.upgradeFormat().map(\.name) == ["acme", "bolt"])
+        #expect(try await vault.formatVersion() == 1)
         #expect(try sql("SELECT hex(substr(client_secret, 1, 1)) FROM account ORDER BY name") == ["02", "02", "01"])
         let problems = try await vault.verify()
         #expect(problems.contains { $0.account == "shop" })

@@ -138,6 +138,10 @@ struct LockIdentityTests {
         let elsewhere = dir.file("elsewhere")
         try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
         chmod(elsewhere, 0o700)
+        // A lock file replaced by a symlink.
+        try FileManager.default.removeItem(atPath: store.lockFile)
+        try FileManager.default.createSymbolicLink(atPath: store.lockFile, withDestinationPath: elsewhere + "/x")
+        await expectVaultError(.unsafePermissions) { try await store.withAccountLock("acme", timeout: .seconds(1)) {} }
         try FileManager.default.removeItem(atPath: store.lockDirectory)
         try FileManager.default.createSymbolicLink(atPath: store.lockDirectory, withDestinationPath: elsewhere)
         await expectVaultError(.unsafePermissions) { try await store.withAccountLock("acme", timeout: .seconds(1)) {} }

@@ -53,6 +53,11 @@ struct StoreFileTests {
         }
         chmod(folder, 0o755)
         _ = try SQLiteCredentialStore(path: path)
+        // Creating a vault in a refused folder leaves no file behind.
+        chmod(folder, 0o777)
+        let fresh = dir.file("vaults/fresh.sqlite")
+        await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: fresh, create: true) }
+        #expect(!FileManager.default.fileExists(atPath: fresh))
         chmod(folder, 0o700)
     }
 

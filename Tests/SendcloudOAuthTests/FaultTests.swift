@@ -305,7 +305,10 @@ struct ResponseParsingTests {
 
     @Test(
         "negative, non-finite or non-numeric expires_in makes the answer unusable (76)",
-        arguments: ["-5", "-1e300", "true", "false", #""soon""#, #""""#, "[]", "{}", #""-1""#, #""NaN""#]
+        arguments: [
+            "-5", "-1e300", "true", "false", #""soon""#, #""""#, "[]", "{}", #""-1""#, #""NaN""#, #""inf""#,
+            #""Infinity""#, #""0x10""#,
+        ]
     )
     func unusableLifetimes(value: String) throws {
         let error = #expect(throws: OAuthError.self) {
