@@ -115,7 +115,7 @@ public protocol CredentialStore: Sendable {
         _ body: () async throws -> T
     ) async throws -> T
 
-    /// Checks the storage itself (for SQLite, `PRAGMA quick_check`, file permissions and the lock folder); returns
+    /// Checks the storage itself (for SQLite, `PRAGMA quick_check`, file permissions, the file's identity); returns
     /// one error per problem found (``VaultError/Code/unsafePermissions`` for permissions).
     func checkStorage() async throws -> [VaultError]
 

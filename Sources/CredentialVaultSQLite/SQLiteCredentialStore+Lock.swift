@@ -1,5 +1,6 @@
 public import CredentialVault
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -7,47 +8,85 @@ import Glibc
 import Musl
 #endif
 
-/// The vault's lock file and its byte-range locks.
+/// The vault's per-account locks: byte-range locks on the vault file itself.
 ///
-/// One lock per *vault*, not per path (DESIGN §4): the lock file is named after the vault file's identity
-/// (device and inode, read through any symlink) and lives in `.sendcloud-vault-locks/` in the vault file's real
-/// directory. A symlink, a second name in the same directory or a bind mount of the directory all reach the same
-/// lock file. Each account locks one byte of it (at an offset derived from its name) with an open-file-description
-/// lock (`F_OFD_SETLK`): like `flock`, it belongs to the open file description, so two tasks of one process exclude
-/// each other just as two processes do, and the kernel drops it when the holder's descriptor closes — also when the
-/// process is killed. A data-key rotation locks the whole range, i.e. every account at once.
+/// One lock per *vault*, not per path (DESIGN §4): the locks are open-file-description locks (`F_OFD_SETLK`) on
+/// bytes of the vault file's inode, so a symlink, another spelling of the path or a bind mount of its folder all
+/// reach the same locks, and there is no lock file that anyone could delete or replace while it is held. Each
+/// account locks one byte at an offset derived from its name, far above the bytes SQLite locks (which sit at
+/// 1 GiB); a data-key rotation locks the whole account range, i.e. every account at once. The kernel drops the
+/// locks when the holder's process dies.
 ///
-/// The lock folder must be a real directory (not a symlink), owned by this user and private (0700), else
-/// ``VaultError/Code/unsafePermissions``; the lock file is checked after locking to still be the file at its path,
-/// so a lock file deleted or replaced meanwhile is never trusted. Lock files are never deleted by this package.
-struct VaultLock: Sendable {
-    /// The folder of lock files, in the vault's real directory.
-    let directory: String
-    /// This vault's lock file.
-    let file: String
+/// Two rules make this safe next to SQLite in the same process:
+/// - A process's SQLite connections hold classic POSIX locks on the same file, and closing *any* descriptor of a
+///   file drops all of a process's POSIX locks on it. So the descriptor these locks use is opened once per vault
+///   file and process, and closed only when the last store on that file has closed its SQLite connection.
+/// - Locks of one open file description do not exclude each other, so tasks of one process are excluded from each
+///   other by a table in this process, before the kernel lock excludes other processes.
+final class VaultLock: Sendable {
+    /// The vault file's identity.
+    struct Identity: Hashable, Sendable {
+        var device: UInt64
+        var inode: UInt64
+    }
 
-    /// Offsets of the account bytes: `1 ..< 1 + span`; offset 0 is left unused.
-    static let accountBase: Int64 = 1
-    static let accountSpan: Int64 = 1 << 62
+    /// One vault file's descriptor and what this process holds on it.
+    private struct Entry {
+        var descriptor: Int32 = -1
+        var stores = 0
+        var accounts: Set<Int64> = []
+        var everyAccount = false
+    }
+
+    /// Every vault file this process has locks on.
+    private static let files = Mutex<[Identity: Entry]>([:])
+
+    /// Offsets of the account bytes: `[2^62, 2^63 - 1)`, far from SQLite's lock bytes at 2^30.
+    static let accountBase: Int64 = 1 << 62
+    static let accountSpan: Int64 = (1 << 62) - 1
 
     #if os(Linux)
     /// `F_OFD_SETLK` from `<fcntl.h>` (Linux ≥ 3.15); Glibc exposes it only with `_GNU_SOURCE`.
     private static let ofdSetLock: Int32 = 37
     #endif
 
-    /// The lock of the vault file at `path` (resolved through symlinks).
+    /// The vault file, as given.
+    let path: String
+    /// Its device and inode when the store opened it.
+    let identity: Identity
+
+    /// Registers a store of the vault file at `path`.
     init(vaultPath path: String) throws {
-        guard let real = realpath(path, nil) else {
-            throw VaultError(.storage, "cannot resolve \(path): \(String(cString: strerror(errno)))")
+        self.path = path
+        identity = try Self.identity(of: path)
+        Self.files.withLock { $0[identity, default: Entry()].stores += 1 }
+    }
+
+    /// Called by the store after it closed its SQLite connection: the last store of a file closes the descriptor.
+    func storeClosed() {
+        Self.files.withLock { files in
+            guard var entry = files[identity] else { return }
+            entry.stores -= 1
+            if entry.stores <= 0 && entry.accounts.isEmpty && !entry.everyAccount {
+                if entry.descriptor >= 0 { _ = close(entry.descriptor) }
+                files[identity] = nil
+            } else {
+                files[identity] = entry
+            }
         }
-        let resolved = String(cString: real)
-        free(real)
+    }
+
+    static func identity(of path: String) throws -> Identity {
         var st = stat()
-        guard stat(resolved, &st) == 0 else {
-            throw VaultError(.storage, "cannot read \(resolved): \(String(cString: strerror(errno)))")
+        guard stat(path, &st) == 0 else {
+            throw VaultError(.storage, "cannot read \(path): \(String(cString: strerror(errno)))")
         }
-        directory = (resolved as NSString).deletingLastPathComponent + "/.sendcloud-vault-locks"
-        file = directory + "/\(st.st_dev)-\(st.st_ino).lock"
+        return Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }
+
+    /// Whether ``path`` still names the file this lock locks (a vault replaced meanwhile would have other locks).
+    func isStillAtPath() -> Bool {
+        (try? Self.identity(of: path)) == identity
     }
 
     /// The byte of account `name`: FNV-1a (64 bit) of the name, folded into the account range. Two names that
@@ -61,11 +100,10 @@ struct VaultLock: Sendable {
         return accountBase + Int64(hash % UInt64(accountSpan))
     }
 
-    /// Holds the lock on `length` bytes from `start` while `body` runs; polls without blocking a thread until
-    /// `timeout`, then throws ``VaultError/Code/lockTimeout`` naming `what`.
+    /// Holds account `offset`'s lock (or, with `nil`, every account's) while `body` runs; polls without blocking a
+    /// thread until `timeout`, then throws ``VaultError/Code/lockTimeout`` naming `what`.
     func withLock<T: Sendable>(
-        start: Int64,
-        length: Int64,
+        account offset: Int64?,
         what: String,
         timeout: Duration,
         isolation: isolated (any Actor)?,
@@ -74,101 +112,80 @@ struct VaultLock: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         var pause = Duration.milliseconds(2)
-        while true {
-            let fd = try openLockFile()
-            defer { _ = close(fd) }  // closing the descriptor releases the lock
-            if try tryLock(fd, start: start, length: length) {
-                if try isStillAtPath(fd) { return try await body() }
-                continue  // the file was deleted or replaced after we opened it: lock the one at the path now
-            }
+        while try !tryLock(offset) {
             guard clock.now < deadline else {
                 throw VaultError(.lockTimeout, "\(what) stayed locked by another holder for \(timeout)")
             }
             try await Task.sleep(for: min(pause, deadline - clock.now))
             pause = min(pause * 2, .milliseconds(50))
         }
+        defer { unlock(offset) }
+        return try await body()
     }
 
-    /// Creates the folder if needed and refuses an unsafe one, then opens (or creates, 0600) the lock file.
-    func openLockFile() throws -> Int32 {
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-            throw VaultError(.storage, "cannot create \(directory): \(String(cString: strerror(errno)))")
-        }
-        try checkDirectory()
-        let fd = Glibc.open(file, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else {
-            if errno == ELOOP {
-                throw VaultError(.unsafePermissions, "\(file) is a symlink; a lock file must be a regular file")
+    /// One attempt: this process's table first, then the kernel lock for other processes.
+    private func tryLock(_ offset: Int64?) throws -> Bool {
+        try Self.files.withLock { files in
+            var entry = files[identity, default: Entry()]
+            if entry.everyAccount { return false }
+            if let offset, entry.accounts.contains(offset) { return false }
+            if offset == nil && !entry.accounts.isEmpty { return false }
+            if entry.descriptor < 0 {
+                entry.descriptor = try openDescriptor()
+                files[identity] = entry
             }
-            throw VaultError(.storage, "cannot open \(file): \(String(cString: strerror(errno)))")
+            guard try Self.setLock(entry.descriptor, F_WRLCK, offset, path) else { return false }
+            if let offset { entry.accounts.insert(offset) } else { entry.everyAccount = true }
+            files[identity] = entry
+            return true
+        }
+    }
+
+    private func unlock(_ offset: Int64?) {
+        Self.files.withLock { files in
+            guard var entry = files[identity] else { return }
+            _ = try? Self.setLock(entry.descriptor, F_UNLCK, offset, path)
+            if let offset { entry.accounts.remove(offset) } else { entry.everyAccount = false }
+            files[identity] = entry
+        }
+    }
+
+    /// Opens the vault file for locking and checks that it is still the file the store opened.
+    private func openDescriptor() throws -> Int32 {
+        let fd = open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw VaultError(.storage, "cannot open \(path) for locking: \(String(cString: strerror(errno)))")
         }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_uid == geteuid(),
-            st.st_mode & 0o077 == 0
-        else {
-            _ = close(fd)
-            throw VaultError(
-                .unsafePermissions,
-                "\(file) is not a private regular file of this user (chmod 600, or chown it); never delete a lock "
-                    + "file while a sendcloud-vault process may hold it"
-            )
+        guard fstat(fd, &st) == 0, Identity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino)) == identity else {
+            _ = close(fd)  // not the file our SQLite connection has open: closing it drops none of its locks
+            throw VaultError(.storage, "\(path) was replaced since the vault was opened; open it again")
         }
         return fd
     }
 
-    /// The folder is a real directory (not a symlink), owned by this user, with no group or other permission.
-    func checkDirectory() throws {
-        var st = stat()
-        guard lstat(directory, &st) == 0 else {
-            throw VaultError(.storage, "cannot read \(directory): \(String(cString: strerror(errno)))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFDIR, st.st_uid == geteuid(), st.st_mode & 0o077 == 0 else {
-            throw VaultError(
-                .unsafePermissions,
-                "the lock folder \(directory) must be a directory (not a symlink) owned by this user with mode 0700"
-            )
-        }
-    }
-
-    /// One non-blocking attempt; `false` when another holder has an overlapping lock.
-    private func tryLock(_ fd: Int32, start: Int64, length: Int64) throws -> Bool {
+    /// `F_OFD_SETLK` of `type` on one account byte, or on the whole account range for `nil`; `false` when another
+    /// open file description holds an overlapping lock.
+    private static func setLock(_ fd: Int32, _ type: Int32, _ offset: Int64?, _ path: String) throws -> Bool {
         #if os(Linux)
         var request = flock()
-        request.l_type = Int16(F_WRLCK)
+        request.l_type = Int16(type)
         request.l_whence = Int16(SEEK_SET)
-        request.l_start = off_t(start)
-        request.l_len = off_t(length)
+        request.l_start = off_t(offset ?? accountBase)
+        request.l_len = off_t(offset == nil ? accountSpan : 1)
         request.l_pid = 0  // required by F_OFD_SETLK
-        if fcntl(fd, Self.ofdSetLock, &request) == 0 { return true }
+        if fcntl(fd, ofdSetLock, &request) == 0 { return true }
         if errno == EAGAIN || errno == EACCES || errno == EINTR { return false }
-        throw VaultError(.storage, "cannot lock \(file): \(String(cString: strerror(errno)))")
+        throw VaultError(.storage, "cannot lock \(path): \(String(cString: strerror(errno)))")
         #else
         #error("the SQLite store's locks use Linux open-file-description locks (F_OFD_SETLK)")
         #endif
     }
-
-    /// Whether `fd` is still the file at ``file`` (same device and inode): a lock on a file that was deleted or
-    /// replaced meanwhile excludes nobody.
-    func isStillAtPath(_ fd: Int32) throws -> Bool {
-        var held = stat()
-        var atPath = stat()
-        guard fstat(fd, &held) == 0 else {
-            throw VaultError(.storage, "cannot read \(file): \(String(cString: strerror(errno)))")
-        }
-        guard lstat(file, &atPath) == 0 else { return false }
-        return held.st_dev == atPath.st_dev && held.st_ino == atPath.st_ino
-    }
 }
 
 extension SQLiteCredentialStore {
-    /// The folder of lock files: `.sendcloud-vault-locks/` (0700) in the vault file's real directory.
-    public var lockDirectory: String { lock.directory }
-
-    /// This vault's lock file, named after the vault file's device and inode.
-    public var lockFile: String { lock.file }
-
     /// Runs `body` while holding account `name`'s lock, which every process using this vault file respects,
-    /// whatever path it opened the vault by (see the lock's documentation in this file).
+    /// whatever path it opened the vault by (a byte-range lock on the vault file; see ``VaultLock``).
     public func withAccountLock<T: Sendable>(
         _ name: AccountName,
         timeout: Duration,
@@ -176,8 +193,7 @@ extension SQLiteCredentialStore {
         _ body: () async throws -> T
     ) async throws -> T {
         try await lock.withLock(
-            start: VaultLock.offset(of: name),
-            length: 1,
+            account: VaultLock.offset(of: name),
             what: "account '\(name)'",
             timeout: timeout,
             isolation: isolation,
@@ -192,8 +208,7 @@ extension SQLiteCredentialStore {
         _ body: () async throws -> T
     ) async throws -> T {
         try await lock.withLock(
-            start: VaultLock.accountBase,
-            length: VaultLock.accountSpan,
+            account: nil,
             what: "an account of this vault",
             timeout: timeout,
             isolation: isolation,

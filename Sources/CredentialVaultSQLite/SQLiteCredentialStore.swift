@@ -25,7 +25,7 @@ public final class SQLiteCredentialStore: CredentialStore {
     /// The vault file.
     public let path: String
     private let queue: DatabaseQueue
-    /// The vault's per-account locks, keyed by the file's identity (``VaultLock``).
+    /// The vault's per-account locks, on the file's inode (``VaultLock``).
     let lock: VaultLock
 
     /// Opens the vault file at `path`.
@@ -80,6 +80,12 @@ public final class SQLiteCredentialStore: CredentialStore {
     /// Further use throws. Releasing the store does the same.
     public func close() throws {
         do { try queue.close() } catch let error as DatabaseError { throw Self.mapped(error) }
+    }
+
+    deinit {
+        // The lock's descriptor may be closed only after this store's SQLite connection (see ``VaultLock``); if the
+        // connection cannot be closed now, the descriptor stays open for the life of the process.
+        if (try? queue.close()) != nil { lock.storeClosed() }
     }
 
     // MARK: - Files
@@ -157,7 +163,7 @@ public final class SQLiteCredentialStore: CredentialStore {
             throw VaultError(
                 .unsafePermissions,
                 "the vault's folder \(folder) is not writable by this user: SQLite keeps the vault's -wal and -shm "
-                    + "files, and this package its lock folder, beside the vault"
+                    + "files beside the vault"
             )
         }
     }
@@ -399,8 +405,8 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
     }
 
-    /// `PRAGMA quick_check`, the permissions of the file, its `-wal`/`-shm` and its folder, the lock folder, and
-    /// whether the file at ``path`` is still the one this store opened (its lock is keyed by that identity).
+    /// `PRAGMA quick_check`, the permissions of the file, its `-wal`/`-shm` and its folder, and whether the file at
+    /// ``path`` is still the one this store opened (its locks are on that file).
     public func checkStorage() async throws -> [VaultError] {
         var problems = try await run(queue.read) { db in
             try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" }
@@ -412,14 +418,13 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
         check { try Self.checkPermissions(path) }
         check {
-            guard try VaultLock(vaultPath: path).file == lock.file else {
+            guard lock.isStillAtPath() else {
                 throw VaultError(
                     .storage,
                     "\(path) is no longer the file this process opened (replaced meanwhile); its locks would differ"
                 )
             }
         }
-        if FileManager.default.fileExists(atPath: lock.directory) { check { try lock.checkDirectory() } }
         return problems
     }
 
@@ -694,5 +699,5 @@ extension Row {
     }
 }
 
-/// `close(2)` (which releases a `flock`), outside the store type so that its `close()` does not shadow it.
+/// `close(2)`, outside the store type so that its `close()` does not shadow it.
 func closeDescriptor(_ fd: Int32) { _ = close(fd) }

@@ -45,6 +45,23 @@ struct LockAcrossPathsTests {
         await server.stop()
     }
 
+    @Test("whatever is deleted beside the vault while a refresh is at the server, a second refresh waits for it")
+    func deletionDuringRefresh() async throws {
+        server.injectFaults([.slow(seconds: 1)])
+        async let first = cli.run(["refresh", "acme", "--vault", cli.vault], env: cli.keyEnv)
+        try await waitUntil { server.stats.tokenRequests == 1 }
+        // An attacker, or a clean-up job, removes everything beside the vault that is not the vault (lock files, say).
+        let folder = (cli.vault as NSString).deletingLastPathComponent
+        for name in try FileManager.default.contentsOfDirectory(atPath: folder) where !name.hasPrefix("vault.sqlite") {
+            try FileManager.default.removeItem(atPath: folder + "/" + name)
+        }
+        let second = try await cli.vaultRun(["refresh", "acme"])
+        #expect(try await first.status == 0)
+        #expect(second.status == 0, "\(second)")
+        #expect(server.stats.invalidGrant == 0, "a refresh token was presented twice")
+        await server.stop()
+    }
+
     @Test("a hard link to the vault is refused (78) before anything is read or sent")
     func hardLinkRefused() async throws {
         let hardLink = (cli.vault as NSString).deletingLastPathComponent + "/same-vault.sqlite"

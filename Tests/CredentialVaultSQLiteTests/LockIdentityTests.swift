@@ -51,7 +51,7 @@ struct LockIdentityTests {
             dir.file("vaults/../vaults/vault.sqlite"),
         ] {
             let second = try SQLiteCredentialStore(path: other)
-            #expect(second.lockFile == store.lockFile, "\(other)")
+            #expect(second.lock.identity == store.lock.identity, "\(other)")
             #expect(try await lockIsShared(store, second), "\(other) got a second lock")
         }
     }
@@ -103,47 +103,67 @@ struct LockIdentityTests {
         #expect(keptOut)
     }
 
-    @Test("a lock taken on a lock file that was deleted or replaced meanwhile is detected, not trusted")
-    func replacedLockFile() async throws {
-        let store = try SQLiteCredentialStore(path: path)
-        try await store.withAccountLock("acme", timeout: .seconds(5)) {}
-        // The race: a holder opens the lock file, then a clean-up tool replaces it (a new inode at the same path).
-        let fd = try store.lock.openLockFile()
-        defer { close(fd) }
-        #expect(try store.lock.isStillAtPath(fd))
-        let replacement = store.lockDirectory + "/replacement"
-        #expect(
-            FileManager.default.createFile(atPath: replacement, contents: nil, attributes: [.posixPermissions: 0o600])
-        )
-        #expect(rename(replacement, store.lockFile) == 0)
-        #expect(try !store.lock.isStillAtPath(fd))
-        unlink(store.lockFile)
-        #expect(try !store.lock.isStillAtPath(fd))
-        // Holders that come later lock the file now at the path, and exclude each other.
-        let other = try SQLiteCredentialStore(path: path)
-        #expect(try await lockIsShared(store, other))
+    @Test("locking creates no file: there is no lock file that could be deleted or replaced while held")
+    func noLockFiles() async throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        let before = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        let a = try SQLiteCredentialStore(path: path)
+        let b = try SQLiteCredentialStore(path: path)
+        let shared = try await a.withAccountLock("acme", timeout: .seconds(5)) {
+            // Whatever is deleted beside the vault meanwhile, the second holder waits.
+            for name in try FileManager.default.contentsOfDirectory(atPath: folder)
+            where !name.hasPrefix("vault.sqlite") {
+                try FileManager.default.removeItem(atPath: folder + "/" + name)
+            }
+            do {
+                try await b.withAccountLock("acme", timeout: .milliseconds(150)) {}
+                return false
+            } catch let error as VaultError where error.code == .lockTimeout { return true }
+        }
+        #expect(shared)
+        let after = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        #expect(after.subtracting(before).allSatisfy { $0.hasPrefix("vault.sqlite-") }, "\(after)")
     }
 
-    @Test("an unsafe lock folder is refused (78): a symlink, or group/other permissions")
-    func unsafeLockFolder() async throws {
+    @Test("a vault file replaced at its path: a store that opened the old one refuses to lock, and verify says why")
+    func replacedVaultFile() async throws {
         let store = try SQLiteCredentialStore(path: path)
-        try await store.withAccountLock("acme", timeout: .seconds(5)) {}
-        chmod(store.lockDirectory, 0o755)
-        await expectVaultError(.unsafePermissions) { try await store.withAccountLock("acme", timeout: .seconds(1)) {} }
-        // verify (through the store's own checks) reports it.
-        let problems = try await store.checkStorage()
-        #expect(problems.contains { $0.code == .unsafePermissions && $0.message.contains("lock folder") })
-        chmod(store.lockDirectory, 0o700)
+        let copy = dir.file("vaults/copy.sqlite")
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        #expect(rename(copy, path) == 0)
+        let error = await expectVaultError(.storage) {
+            try await store.withAccountLock("acme", timeout: .seconds(1)) {}
+        }
+        #expect(error?.message.contains("replaced") == true)
+        #expect(try await store.checkStorage().contains { $0.message.contains("replaced") })
+    }
 
-        let elsewhere = dir.file("elsewhere")
-        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: false)
-        chmod(elsewhere, 0o700)
-        // A lock file replaced by a symlink.
-        try FileManager.default.removeItem(atPath: store.lockFile)
-        try FileManager.default.createSymbolicLink(atPath: store.lockFile, withDestinationPath: elsewhere + "/x")
-        await expectVaultError(.unsafePermissions) { try await store.withAccountLock("acme", timeout: .seconds(1)) {} }
-        try FileManager.default.removeItem(atPath: store.lockDirectory)
-        try FileManager.default.createSymbolicLink(atPath: store.lockDirectory, withDestinationPath: elsewhere)
-        await expectVaultError(.unsafePermissions) { try await store.withAccountLock("acme", timeout: .seconds(1)) {} }
+    @Test("locks are released when the holder's body throws, and many tasks of one process take turns")
+    func manyTasks() async throws {
+        let store = try SQLiteCredentialStore(path: path)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) {
+            try await store.withAccountLock("acme", timeout: .seconds(1)) { throw Boom() }
+        }
+        final class Occupancy: Sendable {
+            let state = Mutex((inside: 0, maximum: 0))
+        }
+        let occupancy = Occupancy()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<16 {
+                group.addTask {
+                    try await store.withAccountLock("acme", timeout: .seconds(10)) {
+                        occupancy.state.withLock {
+                            $0.inside += 1
+                            $0.maximum = max($0.maximum, $0.inside)
+                        }
+                        try await Task.sleep(for: .milliseconds(5))
+                        occupancy.state.withLock { $0.inside -= 1 }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(occupancy.state.withLock { $0.maximum } == 1)
     }
 }
