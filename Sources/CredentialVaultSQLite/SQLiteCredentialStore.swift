@@ -41,7 +41,6 @@ public final class SQLiteCredentialStore: CredentialStore {
             if created { unlink(path) }  // refused: leave nothing behind
             throw error
         }
-        lock = try VaultLock(vaultPath: path)
         var config = Configuration()
         config.busyMode = .timeout(Self.busyTimeout)
         config.prepareDatabase { db in
@@ -58,6 +57,8 @@ public final class SQLiteCredentialStore: CredentialStore {
             // mode is persistent in the file; it is set once, at creation. Several processes still share the
             // file safely through SQLite's locks.
             queue = try DatabaseQueue(path: path, configuration: config)
+            // Registered last, so that every store that registered also runs `deinit` (which unregisters it).
+            lock = try VaultLock(vaultPath: path)
             let migrator = Self.migrator
             let complete = try queue.read { try migrator.hasCompletedMigrations($0) }
             if !complete {
