@@ -27,8 +27,19 @@ package enum FuzzCorpus {
     }
 
     /// `Fuzz/Corpus/<target>` and `Fuzz/Regressions/<target>` under `fuzzRoot` (the `Fuzz` folder).
-    package static func inputs(of target: String, fuzzRoot: String) -> [String] {
+    package static func inputs(of target: String, fuzzRoot: String = committedRoot) -> [String] {
         files(in: ["Corpus", "Regressions"].map { "\(fuzzRoot)/\($0)/\(target)" })
+    }
+
+    /// The repository's `Fuzz` folder, found from this file.
+    package static let committedRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// Every committed input of `target` with the outcome of running it (for the corpus replay tests).
+    package static func replay(_ target: FuzzTarget) throws -> [(file: String, outcome: FuzzOutcome)] {
+        try inputs(of: target.name).map { file in
+            (file, target.run(try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))))
+        }
     }
 }
 
