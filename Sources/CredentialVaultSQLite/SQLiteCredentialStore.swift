@@ -142,13 +142,14 @@ public final class SQLiteCredentialStore: CredentialStore {
                 "\(path) has \(st.st_nlink) hard links; a vault must have exactly one name (use a symlink instead)"
             )
         }
+        let real = realPath(path)
         for suffix in ["-wal", "-shm"] {
-            let companion = realPath(path) + suffix
+            let companion = real + suffix
             var cst = stat()
             guard lstat(companion, &cst) == 0 else { continue }
             try checkPrivateFile(companion, cst, what: "the vault's \(suffix) file")
         }
-        let folder = (realPath(path) as NSString).deletingLastPathComponent
+        let folder = (real as NSString).deletingLastPathComponent
         var dst = stat()
         guard stat(folder.isEmpty ? "." : folder, &dst) == 0 else {
             throw VaultError(.storage, "cannot read \(folder): \(String(cString: strerror(errno)))")

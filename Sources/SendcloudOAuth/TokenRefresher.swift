@@ -70,16 +70,21 @@ public struct TokenRefresher: Service {
     }
 
     /// The accounts due now: tokens that expire within ``Configuration/ahead`` (or none stored), `ok` status,
-    /// not `basic`. With `force`, every non-basic account, `reauth-required` ones included.
-    public func dueAccounts(force: Bool = false) async throws -> [AccountName] {
+    /// not `basic`. With `force`, every non-basic account, `reauth-required` ones included. A record that cannot even
+    /// be decoded is skipped (one damaged row must not stop every tenant's renewals), logged, and handed to
+    /// `damaged`.
+    public func dueAccounts(
+        force: Bool = false,
+        damaged: (@Sendable (VaultError) -> Void)? = nil
+    ) async throws -> [AccountName] {
         let horizon = Date().addingTimeInterval(TokenProvider.seconds(configuration.ahead))
         var accounts: [Account] = []
         for record in try await provider.vault.accountsForScheduling() {
             switch record {
             case .success(let account): accounts.append(account)
             case .failure(let error):
-                // Skipped, not fatal: one damaged row must not stop every tenant's renewals. `verify` lists it.
                 logger.error("skipped a damaged account record", metadata: ["error": "\(error.message)"])
+                damaged?(error)
             }
         }
         return accounts.filter { account in
@@ -92,14 +97,16 @@ public struct TokenRefresher: Service {
 
     /// Refreshes `names` (or the due accounts) once, and returns one outcome per account in input order.
     ///
-    /// `progress` is called as each account finishes, with the number finished and the total.
+    /// `progress` is called as each account finishes, with the number finished and the total; `damaged` with each
+    /// record skipped because it cannot be decoded (see ``dueAccounts(force:damaged:)``).
     public func refreshDue(
         force: Bool = false,
         names: [AccountName]? = nil,
-        progress: (@Sendable (Outcome, _ finished: Int, _ total: Int) -> Void)? = nil
+        progress: (@Sendable (Outcome, _ finished: Int, _ total: Int) -> Void)? = nil,
+        damaged: (@Sendable (VaultError) -> Void)? = nil
     ) async throws -> [Outcome] {
         let targets: [AccountName]
-        if let names { targets = names } else { targets = try await dueAccounts(force: force) }
+        if let names { targets = names } else { targets = try await dueAccounts(force: force, damaged: damaged) }
         guard !targets.isEmpty else { return [] }
         let limiter = configuration.maxRequestsPerSecond.map { RateLimiter(perSecond: $0) }
         // A periodic pass re-checks each account's expiry under its lock (the list may be minutes old, and another

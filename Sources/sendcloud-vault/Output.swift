@@ -14,10 +14,9 @@ enum Output {
         let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
         var out = ""
         for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator:
+            if drivesTerminal(scalar) {
                 for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
-            default:
+            } else {
                 out.unicodeScalars.append(scalar)
             }
         }
@@ -31,14 +30,22 @@ enum Output {
         var out = ""
         out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
         for scalar in text.unicodeScalars {
-            switch scalar.properties.generalCategory {
-            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned:
+            if drivesTerminal(scalar) {
                 out += "\\u{" + String(scalar.value, radix: 16) + "}"
-            default:
+            } else {
                 out.unicodeScalars.append(scalar)
             }
         }
         return out
+    }
+
+    /// Control characters (C0, DEL, C1), format characters (bidi overrides and the like), line and paragraph
+    /// separators, and scalars this Unicode version does not know: what ``inert(_:)`` and ``jsonData(_:)`` escape.
+    static func drivesTerminal(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned: true
+        default: false
+        }
     }
 
     static func stderr(_ text: String) {

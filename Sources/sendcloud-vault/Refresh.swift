@@ -2,6 +2,7 @@ import ArgumentParser
 import CredentialVault
 import Foundation
 import SendcloudOAuth
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -68,18 +69,17 @@ struct Refresh: AsyncParsableCommand {
             Output.stderr("[\(finished)/\(total)] \(outcome.account): \(state)")
         }
         // With --all, a record that cannot even be decoded is skipped by the refresher; it is reported here.
-        let damaged: [VaultError] =
-            all
-            ? try await vault.accountsForScheduling().compactMap { if case .failure(let e) = $0 { e } else { nil } }
-            : []
+        let skipped = DamagedRecords()
         let outcomes = try await OAuthSession.with(vault, global) { provider in
             let refresher = TokenRefresher(provider: provider, configuration: configuration, logger: global.logger)
             return try await refresher.refreshDue(
                 force: force,
                 names: all ? nil : accountNames,
-                progress: showProgress ? progress : nil
+                progress: showProgress ? progress : nil,
+                damaged: { error in skipped.errors.withLock { $0.append(error) } }
             )
         }
+        let damaged = skipped.errors.withLock { $0 }
         var failures: [(AccountName, CLIError)] = []
         var refreshed: [[String: Any]] = []
         for outcome in outcomes {
@@ -121,4 +121,9 @@ struct Refresh: AsyncParsableCommand {
                 + (damaged.isEmpty ? "" : ", \(damaged.count) damaged record(s) skipped")
         )
     }
+}
+
+/// The records `refresh --all` skipped because they cannot be decoded.
+final class DamagedRecords: Sendable {
+    let errors = Mutex<[VaultError]>([])
 }
