@@ -53,7 +53,6 @@ let package = Package(
             name: "SendcloudOAuth",
             dependencies: [
                 "CredentialVault",
-                "CSodium",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -183,7 +182,7 @@ let package = Package(
         .target(
             name: "SendcloudTestServer",
             dependencies: [
-                "CSodium",
+                "CredentialVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),

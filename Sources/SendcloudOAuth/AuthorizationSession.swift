@@ -20,7 +20,7 @@ public struct AuthorizationSession: Sendable {
         state = Self.base64URL(SecureBytes.random(count: 16))
         let verifier = SecureBytes(utf8: Self.base64URL(SecureBytes.random(count: 32)))
         codeVerifier = verifier
-        codeChallenge = verifier.withUnsafeBytes { Self.base64URL(bytes: SHA256Sodium.hash($0)) }
+        codeChallenge = verifier.withUnsafeBytes { Self.base64URL(bytes: Sodium.sha256($0)) }
     }
 
     /// The URL to open in a browser. `authorizeURL` must pass ``TokenURLPolicy/validate(_:)``.

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// - A stored access token is returned while it stays valid for longer than ``Configuration/skew``.
 /// - **Single flight.** Concurrent callers for one account share one in-flight refresh in this process; across
-///   processes and hosts the store's per-account lock (``CredentialStore/withAccountLock(_:timeout:_:)``)
+///   processes and hosts the vault's per-account lock (``CredentialVault/withAccountLock(_:timeout:_:isolation:)``)
 ///   serialises them, and whoever gets the lock second re-reads the account and takes the token the first one
 ///   stored instead of refreshing again. Other accounts are never blocked.
 /// - The new access token and the rotated refresh token are committed (compare-and-swap on the account's
@@ -132,8 +132,8 @@ public final class TokenProvider: Sendable {
         mayReplace: Bool = true
     ) async throws -> Account {
         try TokenURLPolicy.validate(account.tokenURL)
-        return try await vault.store.withAccountLock(account.name, timeout: configuration.lockTimeout) {
-            let existing = try await vault.store.account(named: account.name)
+        return try await vault.withAccountLock(account.name, timeout: configuration.lockTimeout) {
+            let existing = try await vault.accountForReplacement(named: account.name)
             if existing != nil && !mayReplace {
                 throw VaultError(.alreadyExists, "an account named '\(account.name)' exists already")
             }
@@ -156,7 +156,7 @@ public final class TokenProvider: Sendable {
                 accessToken: response.accessToken
             )
             if let existing {
-                return try await commit(existing.account, AccountSecrets()) { stored, storedSecrets in
+                return try await commit(existing, AccountSecrets()) { stored, storedSecrets in
                     let createdAt = stored.createdAt
                     stored = updated
                     stored.createdAt = createdAt
@@ -232,7 +232,7 @@ public final class TokenProvider: Sendable {
         reuseIfValidFor window: Duration?,
         retryReauthorization: Bool
     ) async throws -> AccessToken {
-        try await vault.store.withAccountLock(name, timeout: configuration.lockTimeout) {
+        try await vault.withAccountLock(name, timeout: configuration.lockTimeout) {
             let (account, secrets) = try await vault.openAccount(named: name)
             try Self.requireTokenMode(account)
             let refreshedMeanwhile =

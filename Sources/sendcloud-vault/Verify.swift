@@ -35,9 +35,9 @@ struct Verify: AsyncParsableCommand {
                 }
             }
         }
-        let problems = try await vault.verify()
-        // Counted from the raw records: a row that cannot be decoded is one of the problems, not a reason to stop.
-        let accounts = try await vault.store.accountRecords().count
+        let report = try await vault.verify()
+        // Counted from the raw rows: a row that cannot be decoded is one of the problems, not a reason to stop.
+        let (problems, accounts) = (report.problems, report.accountCount)
         if global.json {
             Output.printJSON(
                 [

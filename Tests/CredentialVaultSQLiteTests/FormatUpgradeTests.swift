@@ -52,7 +52,7 @@ struct FormatUpgradeTests {
             #expect(error?.message.contains("verify --upgrade") == true)
             await expectVaultError(.integrityFailure) { try await vault.account(named: name) }
         }
-        let problems = try await vault.verify()
+        let problems = try await vault.verify().problems
         #expect(Set(problems.compactMap(\.account)) == ["acme", "bolt", "shop"])
         #expect(problems.contains { $0.message.contains("format 1") })
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
@@ -83,7 +83,7 @@ struct FormatUpgradeTests {
             #expect(secrets.refreshToken?.string == refresh)
             #expect(account.clientID == "\(name)-public")
         }
-        #expect(try await vault.verify().isEmpty)
+        #expect(try await vault.verify().isSound)
         #expect(try await open().upgradeFormat().isEmpty)  // nothing left to do
     }
 
@@ -94,7 +94,7 @@ struct FormatUpgradeTests {
         let vault = try await open()
         await expectVaultError(.integrityFailure) { try await vault.openAccount(named: "bolt") }
         await expectVaultError(.integrityFailure) { try await vault.account(named: "bolt") }
-        #expect(try await vault.verify().map(\.account) == ["bolt"])
+        #expect(try await vault.verify().problems.map(\.account) == ["bolt"])
         try tamper("UPDATE account SET token_url = 'https://account.sendcloud.com/oauth2/token' WHERE name = 'bolt'")
         #expect(try await vault.openAccount(named: "bolt").secrets.refreshToken?.string == "bolt-rt0")
     }
@@ -114,7 +114,7 @@ struct FormatUpgradeTests {
         #expect(error?.message.contains("format 1") == true)
         // Opening blessed nothing: the record is still format 1, and verify says so.
         #expect(try sql("SELECT hex(substr(client_secret, 1, 1)) FROM account WHERE name = 'bolt'") == ["01"])
-        #expect(try await vault.verify().contains { $0.account == "bolt" && $0.message.contains("format 1") })
+        #expect(try await vault.verify().problems.contains { $0.account == "bolt" && $0.message.contains("format 1") })
         #expect(try await vault.openAccount(named: "acme").secrets.clientSecret?.string == "acme-secret")
     }
 
@@ -128,7 +128,7 @@ struct FormatUpgradeTests {
         #expect(try await vault.upgradeFormat().map(\.name) == ["acme", "bolt"])
         #expect(try await vault.formatVersion() == 1)
         #expect(try sql("SELECT hex(substr(client_secret, 1, 1)) FROM account ORDER BY name") == ["02", "02", "01"])
-        let problems = try await vault.verify()
+        let problems = try await vault.verify().problems
         #expect(problems.contains { $0.account == "shop" })
         #expect(problems.contains { $0.message.contains("format 1") })
         #expect(try await vault.openAccount(named: "bolt").secrets.refreshToken?.string == "bolt-rt0")

@@ -64,7 +64,7 @@ struct TamperTests {
         let error = await expectVaultError(.integrityFailure) { try await vault.openAccount(named: "a") }
         #expect(error?.message.contains("'a'") == true)
         #expect(try await vault.openAccount(named: "b").secrets.clientSecret?.string == "cs-b")
-        let problems = try await vault.verify()
+        let problems = try await vault.verify().problems
         #expect(problems.count == 1)
         #expect(problems.first?.account == "a")
     }
@@ -112,7 +112,7 @@ struct TamperTests {
         }
         await expectVaultError(.integrityFailure) { try await reopen().openAccount(named: "a") }
         await expectVaultError(.integrityFailure) { try await reopen().openAccount(named: "b") }
-        #expect(try await reopen().verify().count == 2)
+        #expect(try await reopen().verify().problems.count == 2)
     }
 
     @Test("a key slot whose KDF limits were raised is refused before hashing")
@@ -187,7 +187,7 @@ struct TamperTests {
         await expectVaultError(.integrityFailure) { try await vault.accounts() }
         // The intact account still opens by name.
         #expect(try await vault.openAccount(named: "b").secrets.clientSecret?.string == "cs-b")
-        #expect(try await vault.verify().isEmpty == false)
+        #expect(try await vault.verify().isSound == false)
     }
 
     @Test("key slot and header columns of the wrong type are refused without a crash")

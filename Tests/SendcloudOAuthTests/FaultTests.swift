@@ -20,7 +20,7 @@ struct FaultTests {
         h.server.setPermanentFault(nil)
         let secrets = try await h.vault.openAccount(named: name).secrets
         #expect(secrets.refreshToken?.string == refreshToken)
-        #expect(try await h.vault.verify().isEmpty)
+        #expect(try await h.vault.verify().isSound)
         _ = try await h.provider.accessToken(for: name)
         #expect(try await h.vault.account(named: name).status == .ok)
     }
@@ -111,7 +111,7 @@ struct FaultTests {
             await expectOAuthError(.unreachable) { try await provider.accessToken(for: "acme") }
             #expect(h.server.stats.tokenRequests >= 2)
             h.server.setPermanentFault(nil)
-            #expect(try await h.vault.verify().isEmpty)
+            #expect(try await h.vault.verify().isSound)
             #expect(try await h.vault.openAccount(named: "acme").secrets.clientSecret?.string == Harness.clientSecret)
             _ = try await h.provider.accessToken(for: "acme")
         }
@@ -130,7 +130,7 @@ struct FaultTests {
             closed.stop()
             try await h.addRefreshAccount("refused", tokenURL: url)
             await expectOAuthError(.unreachable) { try await h.provider.accessToken(for: "refused") }
-            #expect(try await h.vault.verify().isEmpty)
+            #expect(try await h.vault.verify().isSound)
         }
     }
 
@@ -180,7 +180,7 @@ struct PolicyTests {
     func pkce() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
         let challenge = Array(verifier.utf8).withUnsafeBytes {
-            AuthorizationSession.base64URL(bytes: SHA256Sodium.hash($0))
+            AuthorizationSession.base64URL(bytes: Sodium.sha256($0))
         }
         #expect(challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
     }

@@ -1,3 +1,4 @@
+import CredentialVault
 import Foundation
 
 /// Small codecs used by the fake server: `application/x-www-form-urlencoded`, base64url, SHA-256, random tokens
@@ -98,7 +99,7 @@ enum Encoding {
         Data(base64Encoded: string).map { [UInt8]($0) }
     }
 
-    static func sha256(_ bytes: [UInt8]) -> [UInt8] { SHA256Sodium.hash(bytes) }
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] { Sodium.sha256(bytes) }
 
     /// The S256 code challenge of a PKCE verifier: BASE64URL(SHA256(ASCII(verifier))).
     static func s256Challenge(verifier: String) -> String {

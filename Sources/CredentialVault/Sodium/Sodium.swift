@@ -1,7 +1,8 @@
 internal import CSodium
 
-/// The thin, internal fence around libsodium. Nothing else in the package calls C.
-enum Sodium {
+/// The thin fence around libsodium: the package's one wrapper. Sibling modules (SendcloudOAuth, the test server)
+/// use its `package` members; nothing else in the package calls C, except the benchmark's raw baseline.
+package enum Sodium {
     static let aeadKeyBytes = Int(crypto_aead_xchacha20poly1305_ietf_KEYBYTES)
     static let aeadNonceBytes = Int(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES)
     static let aeadTagBytes = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
@@ -184,6 +185,23 @@ enum Sodium {
         }
         return nil
     }
+
+    /// SHA-256 (`crypto_hash_sha256`) of `bytes`: PKCE S256 (RFC 7636) and the test server's check of it.
+    package static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        ensureInitialized()
+        var digest = [UInt8](repeating: 0, count: Int(crypto_hash_sha256_BYTES))
+        digest.withUnsafeMutableBufferPointer { out in
+            _ = crypto_hash_sha256(
+                out.baseAddress!,
+                bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                UInt64(bytes.count)
+            )
+        }
+        return digest
+    }
+
+    /// SHA-256 of `bytes`.
+    package static func sha256(_ bytes: [UInt8]) -> [UInt8] { bytes.withUnsafeBytes { sha256($0) } }
 
     /// The version string of the linked libsodium.
     static var version: String { String(cString: sodium_version_string()) }
