@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .library(name: "CredentialVault", targets: ["CredentialVault"]),
         .library(name: "CredentialVaultSQLite", targets: ["CredentialVaultSQLite"]),
+        .library(name: "CredentialVaultMemory", targets: ["CredentialVaultMemory"]),
         .library(name: "SendcloudOAuth", targets: ["SendcloudOAuth"]),
         .executable(name: "sendcloud-vault", targets: ["sendcloud-vault"]),
         .executable(name: "seal-and-read", targets: ["seal-and-read"]),
@@ -37,6 +38,7 @@ let package = Package(
             dependencies: [
                 "CSodium",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -47,6 +49,12 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // An in-memory store for embedders' unit tests: in-process locks only, nothing durable.
+        .target(
+            name: "CredentialVaultMemory",
+            dependencies: ["CredentialVault"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -97,13 +105,7 @@ let package = Package(
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: swiftSettings),
         .target(
             name: "FuzzVault",
-            dependencies: [
-                "CSodium",
-                "CredentialVault",
-                "CredentialVaultSQLite",
-                "FuzzSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
-            ],
+            dependencies: ["CSodium", "CredentialVault", "FuzzSupport"],
             path: "Fuzz/FuzzVault",
             swiftSettings: swiftSettings
         ),
@@ -164,9 +166,22 @@ let package = Package(
             exclude: ["Golden"],
             swiftSettings: swiftSettings
         ),
+        // The CredentialStore conformance suite: one set of test functions, run against every store.
+        .target(
+            name: "CredentialStoreConformance",
+            dependencies: ["CredentialVault", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/CredentialStoreConformance",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CredentialVaultMemoryTests",
+            dependencies: ["CredentialStoreConformance", "CredentialVault", "CredentialVaultMemory"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CredentialVaultSQLiteTests",
             dependencies: [
+                "CredentialStoreConformance",
                 "CredentialVault",
                 "CredentialVaultSQLite",
                 "FuzzSupport",

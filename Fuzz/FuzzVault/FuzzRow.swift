@@ -1,9 +1,8 @@
-import Foundation
+package import CredentialVault
 package import FuzzSupport
-package import GRDB
 
-/// A GRDB `Row` built from fuzz bytes, as a tampered or corrupt SQLite file could hand it over: any column may be
-/// missing, NULL, or hold any of SQLite's storage classes, whatever the schema says.
+/// A store row (``StoreRow``) built from fuzz bytes, as a driver hands over a tampered or corrupt table: any column
+/// may be missing, NULL, or hold any of SQLite's storage classes, whatever the schema says.
 ///
 /// Format, for each column in the order given: a tag byte (`tag % 6`) then the value.
 ///
@@ -27,20 +26,19 @@ package enum FuzzRow {
         case blob([UInt8])
     }
 
-    /// Reads one value per column and builds the row.
-    package static func read(_ columns: [String], from input: inout FuzzInput) -> Row {
-        var dictionary: [String: (any DatabaseValueConvertible)?] = [:]
-        for column in columns {
+    /// Reads one value per column, in the order of `C.allCases`, and builds the row.
+    package static func read<C: StoreColumn>(_ type: C.Type, from input: inout FuzzInput) -> StoreRow<C> {
+        var row = StoreRow<C>()
+        for column in C.allCases {
             switch readValue(&input) {
-            case .absent: continue
-            case .null: dictionary[column] = DatabaseValue.null
-            case .integer(let value): dictionary[column] = value
-            case .real(let value): dictionary[column] = value.isNaN ? DatabaseValue.null : value
-            case .text(let value): dictionary[column] = value
-            case .blob(let value): dictionary[column] = Data(value)
+            case .absent, .null: continue
+            case .integer(let value): row[column] = .integer(value)
+            case .real(let value): row[column] = value.isNaN ? .null : .real(value)
+            case .text(let value): row[column] = .text(value)
+            case .blob(let value): row[column] = .blob(value)
             }
         }
-        return Row(dictionary)
+        return row
     }
 
     private static func readValue(_ input: inout FuzzInput) -> Value {

@@ -1,8 +1,6 @@
 import CredentialVault
-import CredentialVaultSQLite
 import Foundation
 package import FuzzSupport
-import GRDB
 
 /// The vault's decoders of stored bytes: a sealed record value, a `key_slot` row, an `account` row.
 ///
@@ -40,15 +38,6 @@ package enum VaultFuzzTargets {
         metadata: metadata
     )
 
-    /// The columns of `key_slot`, in the order the input supplies them.
-    static let slotColumns = ["id", "kind", "salt", "ops_limit", "mem_limit", "key_id", "wrapped_key", "created_at"]
-    /// The columns of `account`, in the order the input supplies them.
-    static let accountColumns = [
-        "name", "mode", "client_id", "scopes", "token_url", "key_id", "client_secret", "refresh_token",
-        "access_token", "access_token_expires_at", "status", "last_error", "generation", "created_at", "updated_at",
-        "refreshed_at",
-    ]
-
     /// The input is the stored bytes of a sealed value; `RecordCipher.open` must open it or throw `VaultError`.
     /// Accepted only when it opens.
     package static let sealedValue = FuzzTarget(name: "fuzz-sealed-value", seeds: sealedValueSeeds) { bytes in
@@ -64,14 +53,14 @@ package enum VaultFuzzTargets {
         }
     }
 
-    /// The input is a `key_slot` row (``FuzzRow`` format): `slot(from:)` then `SlotCipher.unwrap` must return or
+    /// The input is a `key_slot` row (``FuzzRow`` format): `KeySlot(row:)` (the core's decoder, the same for every store) then `SlotCipher.unwrap` must return or
     /// throw `VaultError`. Accepted only when the data key comes out.
     package static let keySlot = FuzzTarget(name: "fuzz-key-slot", seeds: keySlotSeeds) { bytes in
         var input = FuzzInput(bytes)
-        let row = FuzzRow.read(slotColumns, from: &input)
+        let row = FuzzRow.read(KeySlotColumn.self, from: &input)
         let slot: KeySlot
-        do { slot = try SQLiteCredentialStore.slot(from: row) } catch is VaultError { return .rejected } catch {
-            return .unexpected("slot(from:) threw \(type(of: error)): \(error)")
+        do { slot = try KeySlot(row: row) } catch is VaultError { return .rejected } catch {
+            return .unexpected("KeySlot(row:) threw \(type(of: error)): \(error)")
         }
         _ = slot.kind.name
         if case .passphrase(_, let ops, let mem) = slot.kind {
@@ -91,15 +80,15 @@ package enum VaultFuzzTargets {
         }
     }
 
-    /// The input is an `account` row (``FuzzRow`` format): `account(from:)` must return or throw `VaultError`;
+    /// The input is an `account` row (``FuzzRow`` format): `StoredAccount(row:)` must return or throw `VaultError`;
     /// each sealed value it holds is then opened as the vault would. Accepted when the row decodes and every
     /// sealed value in it opens.
     package static let accountRow = FuzzTarget(name: "fuzz-account-row", seeds: accountRowSeeds) { bytes in
         var input = FuzzInput(bytes)
-        let row = FuzzRow.read(accountColumns, from: &input)
+        let row = FuzzRow.read(AccountColumn.self, from: &input)
         let record: StoredAccount
-        do { record = try SQLiteCredentialStore.account(from: row) } catch is VaultError { return .rejected } catch {
-            return .unexpected("account(from:) threw \(type(of: error)): \(error)")
+        do { record = try StoredAccount(row: row) } catch is VaultError { return .rejected } catch {
+            return .unexpected("StoredAccount(row:) threw \(type(of: error)): \(error)")
         }
         _ = "\(record.account)"
         // Opened exactly as the vault opens a record (metadata bound), legacy values refused.

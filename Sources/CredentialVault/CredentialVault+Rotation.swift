@@ -29,9 +29,10 @@ extension CredentialVault {
 
     private func rotateUnderEveryLock(dropOtherSlots: Bool) async throws {
         let state = unlocked.withLock { $0 }
-        let slots = try await store.slots()
+        let slotRows = try await store.slotRows()
+        let slots = slotRows.compactMap { try? KeySlot(row: $0) }
         // Damaged slot rows count as other slots: rotation would drop them.
-        let otherCount = try await store.slotRecords().count - (slots.contains { $0.id == state.slotID } ? 1 : 0)
+        let otherCount = slotRows.count - (slots.contains { $0.id == state.slotID } ? 1 : 0)
         if otherCount > 0 && !dropOtherSlots {
             throw VaultError.invalid(
                 "\(otherCount) other key slot(s) wrap the current key and would stop working; "
@@ -69,7 +70,7 @@ extension CredentialVault {
         try await store.rotate(
             expectedKeyID: state.dataKey.id,
             newKeyID: newKey.id,
-            expectedSlots: slots,
+            expectedSlots: slotRows,
             slots: [slot],
             records: records,
             expectedGenerations: expected

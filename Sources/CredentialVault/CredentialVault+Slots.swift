@@ -29,7 +29,9 @@ extension CredentialVault {
     @discardableResult
     public func addSlot(_ source: NewKeySlot) async throws -> KeySlot {
         let (key, vaultID) = (dataKey, vaultID)
-        let made = try await Offload.run { try SlotCipher.makeSlot(source, wrapping: key, vaultID: vaultID) }
+        let made = try await Offload.run(expensive: source.needsKDF) {
+            try SlotCipher.makeSlot(source, wrapping: key, vaultID: vaultID)
+        }
         let slot = try await store.addSlot(made.slot)
         logger.info("key slot added", metadata: ["slot": "\(slot.id)", "kind": "\(slot.kind.name)"])
         return slot
@@ -61,7 +63,7 @@ extension CredentialVault {
             )
         }
         let (key, vaultID) = (dataKey, vaultID)
-        var (replacement, wrappingKey) = try await Offload.run {
+        var (replacement, wrappingKey) = try await Offload.run(expensive: true) {
             try SlotCipher.makeSlot(.passphrase(passphrase, limits), wrapping: key, vaultID: vaultID)
         }
         replacement.id = target.id

@@ -60,7 +60,9 @@ public final class CredentialVault: Sendable {
         var slots: [KeySlot] = []
         var firstWrappingKey: SecureBytes?
         for source in newSlots {
-            let made = try await Offload.run { try SlotCipher.makeSlot(source, wrapping: dataKey, vaultID: vaultID) }
+            let made = try await Offload.run(expensive: source.needsKDF) {
+                try SlotCipher.makeSlot(source, wrapping: dataKey, vaultID: vaultID)
+            }
             if firstWrappingKey == nil { firstWrappingKey = made.wrappingKey }
             slots.append(made.slot)
         }
@@ -112,7 +114,9 @@ public final class CredentialVault: Sendable {
             let wrappingKey: SecureBytes
             let opened: DataKey?
             do {
-                wrappingKey = try await Offload.run { try SlotCipher.wrappingKey(for: slot, secret: secret) }
+                wrappingKey = try await Offload.run(expensive: secret.needsKDF) {
+                    try SlotCipher.wrappingKey(for: slot, secret: secret)
+                }
                 opened = try SlotCipher.unwrap(slot, wrappingKey: wrappingKey, vaultID: header.vaultID)
             } catch let error as VaultError where error.code == .integrityFailure {
                 logger.warning("skipped a damaged key slot", metadata: ["slot": "\(slot.id)"])
@@ -217,6 +221,17 @@ public final class CredentialVault: Sendable {
     /// account's lock before anything is sent. A row that cannot be decoded at all is returned as its error.
     public func accountsForScheduling() async throws -> [Result<Account, VaultError>] {
         try await store.accountRecords().map { $0.map(\.account) }
+    }
+
+    /// One page of the accounts that `query` selects, *not authenticated* (as ``accountsForScheduling()``): the
+    /// store answers from metadata alone, through an index, without reading a sealed value. A row that cannot be
+    /// decoded is returned as its error; page on with `query.after` set to the last name returned.
+    public func dueAccounts(
+        _ query: DueAccountQuery
+    ) async throws -> (page: [Result<Account, VaultError>], last: String?) {
+        let rows = try await store.dueAccountRows(query)
+        let last = rows.last?[.name].text
+        return (rows.map { row in Result { () throws(VaultError) in try Account(metadataRow: row) } }, last)
     }
 
     /// Writes `account` and `secrets` if the stored generation is still `expectedGeneration`, and returns the

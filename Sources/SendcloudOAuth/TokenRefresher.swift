@@ -69,30 +69,35 @@ public struct TokenRefresher: Service {
         }
     }
 
-    /// The accounts due now: tokens that expire within ``Configuration/ahead`` (or none stored), `ok` status,
-    /// not `basic`. With `force`, every non-basic account, `reauth-required` ones included. A record that cannot even
+    /// The accounts due now (a ``DueAccountQuery``, paged): tokens that expire within ``Configuration/ahead`` (or none
+    /// stored), `ok` status, next attempt time passed, not `basic`. With `force`, every non-basic account, `reauth-required` ones included. A record that cannot even
     /// be decoded is skipped (one damaged row must not stop every tenant's renewals), logged, and handed to
     /// `damaged`.
     public func dueAccounts(
         force: Bool = false,
         damaged: (@Sendable (VaultError) -> Void)? = nil
     ) async throws -> [AccountName] {
-        let horizon = Date().addingTimeInterval(TokenProvider.seconds(configuration.ahead))
-        var accounts: [Account] = []
-        for record in try await provider.vault.accountsForScheduling() {
-            switch record {
-            case .success(let account): accounts.append(account)
-            case .failure(let error):
-                logger.error("skipped a damaged account record", metadata: ["error": "\(error.message)"])
-                damaged?(error)
+        let now = Date()
+        var query = DueAccountQuery(
+            expiringBefore: now.addingTimeInterval(TokenProvider.seconds(configuration.ahead)),
+            now: now,
+            everyTokenAccount: force
+        )
+        // The store answers from metadata through its indexes, a page at a time; no sealed value is read.
+        var due: [AccountName] = []
+        while true {
+            let (page, last) = try await provider.vault.dueAccounts(query)
+            for record in page {
+                switch record {
+                case .success(let account): due.append(account.name)
+                case .failure(let error):
+                    logger.error("skipped a damaged account record", metadata: ["error": "\(error.message)"])
+                    damaged?(error)
+                }
             }
+            guard page.count == query.limit, let last else { return due }
+            query.after = last
         }
-        return accounts.filter { account in
-            guard account.mode != .basic else { return false }
-            if force { return true }
-            guard account.status == .ok else { return false }
-            return account.accessTokenExpiresAt.map { $0 <= horizon } ?? true
-        }.map(\.name)
     }
 
     /// Refreshes `names` (or the due accounts) once, and returns one outcome per account in input order.

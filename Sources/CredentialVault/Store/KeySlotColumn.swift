@@ -1,0 +1,11 @@
+/// The columns of the key slot table. `id` is assigned by the store.
+public enum KeySlotColumn: String, StoreColumn {
+    case id
+    case kind
+    case salt
+    case opsLimit = "ops_limit"
+    case memLimit = "mem_limit"
+    case keyID = "key_id"
+    case wrappedKey = "wrapped_key"
+    case createdAt = "created_at"
+}

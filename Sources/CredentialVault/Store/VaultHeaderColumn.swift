@@ -1,0 +1,7 @@
+/// The columns of the vault's one header row.
+public enum VaultHeaderColumn: String, StoreColumn {
+    case vaultID = "vault_id"
+    case formatVersion = "format_version"
+    case keyID = "key_id"
+    case createdAt = "created_at"
+}

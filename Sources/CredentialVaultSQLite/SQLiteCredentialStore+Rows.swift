@@ -1,0 +1,167 @@
+import CredentialVault
+import Foundation
+import GRDB
+
+// Rows in and out: SQLite's values handed over as they are (StoreValue), never interpreted here; the core decodes
+// and validates them.
+extension StoreValue {
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let v): self = .integer(v)
+        case .double(let v): self = .real(v)
+        case .string(let v): self = .text(v)
+        case .blob(let v): self = .blob([UInt8](v))
+        }
+    }
+
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: .null
+        case .integer(let v): v.databaseValue
+        case .real(let v): v.databaseValue
+        case .text(let v): v.databaseValue
+        case .blob(let v): Data(v).databaseValue
+        }
+    }
+}
+
+extension SQLiteCredentialStore {
+    /// `columns` of `row`, each as stored (a column missing from the row is NULL).
+    static func storeRow<C: StoreColumn>(_ row: Row, _ columns: [C] = C.allCases) -> StoreRow<C> {
+        var result = StoreRow<C>()
+        for column in columns {
+            if let value: DatabaseValue = row[column.rawValue] { result[column] = StoreValue(value) }
+        }
+        return result
+    }
+
+    static func fetchRows<C: StoreColumn>(
+        _ db: Database,
+        _ table: String,
+        _ columns: [C] = C.allCases,
+        where condition: String = "",
+        orderBy: String,
+        arguments: StatementArguments = []
+    ) throws -> [StoreRow<C>] {
+        let names = columns.map(\.rawValue).joined(separator: ", ")
+        let sql = "SELECT \(names) FROM \(table) \(condition) ORDER BY \(orderBy)"
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { storeRow($0, columns) }
+    }
+
+    static func arguments(_ values: [StoreValue]) -> StatementArguments {
+        StatementArguments(values.map { $0.databaseValue as (any DatabaseValueConvertible)? })
+    }
+
+    static func headerRow(_ db: Database) throws -> VaultHeaderRow? {
+        let rows: [VaultHeaderRow] = try fetchRows(db, "vault_header", where: "WHERE id = 1", orderBy: "id")
+        return rows.first
+    }
+
+    /// Refuses (``VaultError/Code/conflict``) a row sealed under a key id that is not the header's.
+    static func requireCurrentKey(_ keyID: StoreValue, _ db: Database) throws {
+        guard let header = try headerRow(db) else { throw VaultError(.noVault, "no vault has been created here") }
+        guard header[.keyID] == keyID else {
+            throw VaultError(.conflict, "the data key was rotated meanwhile; open the vault again")
+        }
+    }
+
+    static func insertSlot(_ slot: KeySlotRow, _ db: Database, keepingID: Bool) throws -> Int64 {
+        let columns = KeySlotColumn.allCases.filter { keepingID || $0 != .id }
+        try db.execute(
+            sql: "INSERT INTO key_slot (\(columns.map(\.rawValue).joined(separator: ", "))) VALUES ("
+                + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")",
+            arguments: arguments(columns.map { slot[$0] })
+        )
+        return db.lastInsertedRowID
+    }
+
+    static func insertAccount(_ row: AccountRow, _ db: Database) throws {
+        let columns = AccountColumn.allCases
+        try db.execute(
+            sql: "INSERT INTO account (\(columns.map(\.rawValue).joined(separator: ", "))) VALUES ("
+                + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")",
+            arguments: arguments(row.orderedValues)
+        )
+    }
+
+    /// Writes `row` over the stored one if its generation is still `expectedGeneration`.
+    static func compareAndSwap(_ row: AccountRow, expectedGeneration: Int64, _ db: Database) throws {
+        let columns = AccountColumn.allCases.filter { $0 != .name }
+        try db.execute(
+            sql: "UPDATE account SET " + columns.map { "\($0.rawValue) = ?" }.joined(separator: ", ")
+                + " WHERE name = ? AND generation = ?",
+            arguments: arguments(columns.map { row[$0] } + [row[.name], .integer(expectedGeneration)])
+        )
+        if db.changesCount == 0 {
+            let exists =
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: arguments([row[.name]]))
+                != nil
+            let name = (row[.name].text ?? "").prefix(128)
+            if exists { throw VaultError(.conflict, "'\(name)' changed since it was read (generation)") }
+            throw VaultError(.notFound, "no account named '\(name)'")
+        }
+    }
+
+    /// The due-accounts query: candidates from the two indexes (expiry; last refresh, for keep-alive), then the
+    /// conditions on mode, status and next attempt, paged by name. Reads only the metadata columns.
+    static func dueAccountsSQL(_ query: DueAccountQuery) -> (String, StatementArguments) {
+        let columns = AccountColumn.metadata.map(\.rawValue).joined(separator: ", ")
+        var values: [StoreValue] = [.text(AccountMode.basic.rawValue)]
+        var sql = "SELECT \(columns) FROM account WHERE mode != ?"
+        if let after = query.after {
+            sql += " AND name > ?"
+            values.append(.text(after))
+        }
+        if !query.everyTokenAccount {
+            let expiring = StoreValue.real(query.expiringBefore.timeIntervalSince1970)
+            // An expiry past the last valid date — or not a number: SQLite orders text and blobs after numbers — is
+            // selected too, so that the core reports the row as damaged instead of it never being renewed.
+            let invalid = StoreValue.real(DueAccountQuery.latestValidDate)
+            let expiry =
+                "access_token_expires_at IS NULL OR access_token_expires_at <= ? OR access_token_expires_at > ?"
+            var candidates = "SELECT name FROM account WHERE \(expiry)"
+            var candidateValues = [expiring, invalid]
+            var keepAlive = ""
+            var expiryValues = [expiring, invalid]
+            if let refreshed = query.refreshedBefore.map({ StoreValue.real($0.timeIntervalSince1970) }) {
+                candidates += " UNION SELECT name FROM account WHERE refreshed_at IS NULL OR refreshed_at <= ?"
+                candidateValues.append(refreshed)
+                keepAlive = " OR (mode = ? AND (refreshed_at IS NULL OR refreshed_at <= ?))"
+                expiryValues += [.text(AccountMode.refreshToken.rawValue), refreshed]
+            }
+            sql += " AND name IN (\(candidates)) AND status = ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            sql += " AND (\(expiry)\(keepAlive))"
+            values += candidateValues
+            values += [.text(AccountStatus.ok.rawValue), .real(query.now.timeIntervalSince1970)]
+            values += expiryValues
+        }
+        sql += " ORDER BY name LIMIT ?"
+        values.append(.integer(Int64(query.limit)))
+        return (sql, arguments(values))
+    }
+
+    /// Runs a GRDB access, turning `DatabaseError` into ``VaultError`` without echoing SQL arguments.
+    func run<T: Sendable>(
+        _ access: (@Sendable (Database) throws -> T) async throws -> T,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws -> T {
+        do {
+            return try await access(body)
+        } catch let error as DatabaseError {
+            throw Self.mapped(error)
+        }
+    }
+
+    static func mapped(_ error: DatabaseError) -> VaultError {
+        let detail = "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
+        switch error.resultCode {
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return VaultError(.integrityFailure, "the vault file is corrupt or not a vault (\(detail))")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return VaultError(.lockTimeout, "the vault file stayed locked by another process (\(detail))")
+        default:
+            return VaultError(.storage, detail)
+        }
+    }
+}

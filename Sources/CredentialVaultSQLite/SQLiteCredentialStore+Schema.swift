@@ -1,0 +1,87 @@
+import CredentialVault
+import GRDB
+
+// The schema: versioned migrations, applied at creation and — for a vault made by an earlier version — at open.
+extension SQLiteCredentialStore {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE vault_header (
+                        id INTEGER PRIMARY KEY CHECK (id = 1),
+                        vault_id BLOB NOT NULL,
+                        format_version INTEGER NOT NULL,
+                        key_id INTEGER NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE key_slot (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        kind TEXT NOT NULL,
+                        salt BLOB,
+                        ops_limit INTEGER,
+                        mem_limit INTEGER,
+                        key_id INTEGER NOT NULL,
+                        wrapped_key BLOB NOT NULL,
+                        created_at REAL NOT NULL
+                    );
+                    CREATE TABLE account (
+                        name TEXT NOT NULL PRIMARY KEY,
+                        mode TEXT NOT NULL,
+                        client_id TEXT NOT NULL,
+                        scopes TEXT,
+                        token_url TEXT NOT NULL,
+                        key_id INTEGER NOT NULL,
+                        client_secret BLOB,
+                        refresh_token BLOB,
+                        access_token BLOB,
+                        access_token_expires_at REAL,
+                        status TEXT NOT NULL,
+                        last_error TEXT,
+                        generation INTEGER NOT NULL,
+                        created_at REAL NOT NULL,
+                        updated_at REAL NOT NULL,
+                        refreshed_at REAL
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
+        // The refresher's query (DueAccountQuery): by expiry and by last refresh, through indexes; and the time
+        // before which a failing account is left alone.
+        migrator.registerMigration("v2-due-accounts") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE account ADD COLUMN next_attempt_at REAL;
+                    CREATE INDEX account_by_expiry ON account (access_token_expires_at);
+                    CREATE INDEX account_by_refresh ON account (refreshed_at);
+                    """
+            )
+        }
+        return migrator
+    }
+
+    /// The connection's `PRAGMA synchronous` (2 = FULL), for tests.
+    func synchronousSetting() throws -> Int {
+        try queue.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// The connection's `PRAGMA secure_delete` (1 = ON), for tests.
+    func secureDeleteSetting() throws -> Int {
+        try queue.read { try Int.fetchOne($0, sql: "PRAGMA secure_delete") ?? -1 }
+    }
+
+    /// The file's journal mode (`wal`), for tests.
+    func journalMode() throws -> String {
+        try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    /// The query plan of the due-accounts query, for the test that it uses the indexes.
+    func dueAccountsQueryPlan(_ query: DueAccountQuery) throws -> [String] {
+        try queue.read { db in
+            let (sql, arguments) = Self.dueAccountsSQL(query)
+            return try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
+                $0["detail"] ?? ""
+            }
+        }
+    }
+}
