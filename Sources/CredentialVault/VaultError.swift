@@ -1,8 +1,10 @@
 /// The one error type of `CredentialVault` and its stores.
 ///
 /// Compare ``code`` to the static members (`error.code == .integrityFailure`). The ``message`` is written for an
-/// operator and never contains a secret, a key or a raw server body.
-public struct VaultError: Error, Sendable, CustomStringConvertible {
+/// operator and never contains a secret, a key or a raw server body. The error that caused it, if any (a
+/// database error, say), is kept in ``underlying`` and shown only by ``debugDescription`` (`String(reflecting:)`),
+/// as postgres-nio's `PSQLError` does: what an underlying library prints is not ours to vouch for.
+public struct VaultError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// What went wrong, as a closed set that callers can switch on through equality.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
@@ -52,15 +54,25 @@ public struct VaultError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     /// A human-readable explanation free of secrets.
     public let message: String
+    /// The error that caused this one, if any; shown only by ``debugDescription``.
+    public let underlying: (any Error)?
 
-    /// Creates an error; `message` must not contain secrets.
-    public init(_ code: Code, _ message: String) {
+    /// Creates an error; `message` must not contain secrets. Stores throw these with the codes the
+    /// ``CredentialStore`` contract names; callers of the vault only receive them.
+    public init(_ code: Code, _ message: String, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.underlying = underlying
     }
 
     /// `code: message`.
     public var description: String { "\(code): \(message)" }
+
+    /// `code: message`, then the underlying error as it describes itself to a debugger.
+    public var debugDescription: String {
+        guard let underlying else { return "VaultError(\(description))" }
+        return "VaultError(\(description); underlying: \(String(reflecting: underlying)))"
+    }
 
     static func wrongKey(_ message: String = "the passphrase or key does not open this vault") -> VaultError {
         VaultError(.wrongKey, message)

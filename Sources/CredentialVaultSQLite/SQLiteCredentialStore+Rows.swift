@@ -157,11 +157,19 @@ extension SQLiteCredentialStore {
         let detail = "SQLite error \(error.resultCode.rawValue): \(error.message ?? "unknown")"
         switch error.resultCode {
         case .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return VaultError(.integrityFailure, "the vault file is corrupt or not a vault (\(detail))")
+            return VaultError(
+                .integrityFailure,
+                "the vault file is corrupt or not a vault (\(detail))",
+                underlying: error
+            )
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return VaultError(.lockTimeout, "the vault file stayed locked by another process (\(detail))")
+            return VaultError(
+                .lockTimeout,
+                "the vault file stayed locked by another process (\(detail))",
+                underlying: error
+            )
         default:
-            return VaultError(.storage, detail)
+            return VaultError(.storage, detail, underlying: error)
         }
     }
 }

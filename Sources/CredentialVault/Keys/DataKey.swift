@@ -1,5 +1,3 @@
-
-
 /// A data key: 32 random bytes (mlocked) and the id records name it by.
 package struct DataKey: Sendable {
     package var id: UInt32

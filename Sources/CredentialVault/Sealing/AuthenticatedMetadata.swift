@@ -1,5 +1,3 @@
-
-
 /// The metadata that decides where and how an account's secrets are used, bound into the associated data of
 /// each of its sealed values (DESIGN §3): whoever can write the store cannot send a secret to another token URL
 /// or client id, change its mode or scopes, replay an older generation's metadata under the current values, or

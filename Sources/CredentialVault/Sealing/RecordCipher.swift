@@ -1,5 +1,3 @@
-
-
 /// Seals and opens record values with XChaCha20-Poly1305 and a fresh random nonce per seal.
 /// There is no way to open without the associated data of a ``SealingContext``.
 package enum RecordCipher {

@@ -1,5 +1,3 @@
-
-
 /// A sealed secret as stored: `version (1) ‖ nonce (24) ‖ ciphertext ‖ tag (16)`.
 ///
 /// Produced and opened only by ``RecordCipher``; the bytes reveal nothing but the secret's length.

@@ -1,5 +1,3 @@
-
-
 /// Where a sealed value belongs. All of it goes into the associated data, so a value moved to another vault,
 /// account, field or key, or one whose account metadata was edited, does not open.
 package struct SealingContext: Sendable {
