@@ -255,7 +255,8 @@ public enum CredentialStoreConformance {
             }
         }
         #expect(inside.withLock { $0 } == 0)
-        // Many tasks take turns: never two inside at once.
+        // Many tasks take turns: never two inside at once. Polling waiters are not served in order: the timeout is
+        // generous, so that a slow machine (or TSan) only makes the test slower, never wrong.
         final class Occupancy: Sendable {
             let value = Mutex((now: 0, most: 0))
         }
@@ -263,7 +264,7 @@ public enum CredentialStoreConformance {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    try await store.withAccountLock("acme", timeout: .seconds(60)) {
+                    try await store.withAccountLock("acme", timeout: .seconds(120)) {
                         occupancy.value.withLock {
                             $0.now += 1
                             $0.most = max($0.most, $0.now)
