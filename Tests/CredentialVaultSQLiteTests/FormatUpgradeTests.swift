@@ -40,11 +40,22 @@ struct FormatUpgradeTests {
         try await CredentialVault.open(SQLiteCredentialStore(path: path), with: .key(key), logger: logger)
     }
 
-    @Test("a format-1 vault opens without writing; its records are not used until the explicit upgrade")
+    @Test("a format-1 vault opens without changing a stored value; its records are not used until the upgrade")
     func notUsedBeforeUpgrade() async throws {
         #expect(try sql("SELECT format_version FROM vault_header", as: Int.self) == [1])
         #expect(try sql("SELECT hex(substr(client_secret, 1, 1)) FROM account") == ["01", "01", "01"])
-        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        // Every stored value, as SQLite quotes it: the header, the slots and the records.
+        let everything = """
+            SELECT quote(vault_id) || format_version || key_id || created_at FROM vault_header
+            UNION ALL SELECT quote(kind) || quote(salt) || quote(ops_limit) || quote(mem_limit) || key_id
+                || quote(wrapped_key) || created_at FROM key_slot
+            UNION ALL SELECT quote(name) || quote(mode) || quote(client_id) || quote(scopes) || quote(token_url)
+                || key_id || quote(client_secret) || quote(refresh_token) || quote(access_token)
+                || quote(access_token_expires_at) || quote(status) || quote(last_error) || generation || created_at
+                || updated_at || quote(refreshed_at) FROM account
+            """
+        let before = try sql(everything)
+        #expect(before.count == 1 + 1 + 3)
         let vault = try await open()
         #expect(try await vault.formatVersion() == 1)
         for name: AccountName in ["acme", "bolt", "shop"] {
@@ -55,7 +66,7 @@ struct FormatUpgradeTests {
         let problems = try await vault.verify().problems
         #expect(Set(problems.compactMap(\.account)) == ["acme", "bolt", "shop"])
         #expect(problems.contains { $0.message.contains("format 1") })
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
+        #expect(try sql(everything) == before)
     }
 
     @Test("upgradeFormat reseals every record (generation + 1) and the header; nothing is lost")
