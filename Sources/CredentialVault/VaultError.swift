@@ -79,6 +79,18 @@ public struct VaultError: Error, Sendable, CustomStringConvertible, CustomDebugS
     }
     static func integrity(_ message: String) -> VaultError { VaultError(.integrityFailure, message) }
     static func invalid(_ message: String) -> VaultError { VaultError(.invalidInput, message) }
+    /// An account of that name exists already.
+    package static func alreadyExists(_ name: AccountName) -> VaultError {
+        VaultError(.alreadyExists, "an account named '\(name)' exists already")
+    }
+    /// The account holds no client secret (every mode needs it).
+    package static func noClientSecret(_ name: AccountName) -> VaultError {
+        VaultError(.integrityFailure, "account '\(name)' has no client secret")
+    }
+    /// The account kept changing under a writer's compare-and-swap.
+    package static func keptChanging(_ name: AccountName, while doing: String) -> VaultError {
+        VaultError(.conflict, "account '\(name)' kept changing while \(doing)")
+    }
     static func notFound(_ name: AccountName) -> VaultError {
         VaultError(.notFound, "no account named '\(name)'")
     }
