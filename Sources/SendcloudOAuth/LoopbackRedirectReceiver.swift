@@ -46,7 +46,7 @@ public final class LoopbackRedirectReceiver: Sendable {
         do {
             channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
         } catch {
-            throw OAuthError(.authorizationFailed, "cannot listen on 127.0.0.1:\(port): \(error)")
+            throw OAuthError(.authorizationFailed, "cannot listen on 127.0.0.1:\(port): \(error)", underlying: error)
         }
         guard let bound = channel.localAddress?.port else {
             channel.close(promise: nil)
@@ -68,7 +68,7 @@ public final class LoopbackRedirectReceiver: Sendable {
     /// ``OAuthError/Code/authorizationFailed`` after `timeout`.
     public func waitForCallback(timeout: Duration) async throws(OAuthError) -> [String: String] {
         let inbox = self.inbox
-        let timer = channel.eventLoop.scheduleTask(in: TokenEndpointClient.timeAmount(timeout)) {
+        let timer = channel.eventLoop.scheduleTask(in: timeout.timeAmount) {
             inbox.finish(.timedOut)
         }
         defer { timer.cancel() }

@@ -1,8 +1,11 @@
 /// The one error type of `SendcloudOAuth`.
 ///
 /// Compare ``code`` with the static members. ``message`` is for an operator: it may quote the server's
-/// `error`/`error_description` (sanitised and shortened) but never a token, a secret or a raw response body.
-public struct OAuthError: Error, Sendable, CustomStringConvertible {
+/// `error`/`error_description` (sanitised and shortened) but never a token, a secret or a raw response body; so
+/// does ``description``. The error this one wraps, if any (a transport error of the HTTP client, a SwiftNIO error),
+/// is kept as ``underlying`` and shown only by ``debugDescription`` (`String(reflecting:)`), which is for
+/// debugging, not for logs that others read.
+public struct OAuthError: Error, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     /// What went wrong.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
@@ -55,15 +58,34 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible {
     public let httpStatus: Int?
     /// The OAuth `error` field of the last error answer, if any.
     public let oauthError: String?
+    /// The error that caused this one (a transport or SwiftNIO error), if any. Its own description is not vetted:
+    /// it appears in ``debugDescription`` only.
+    public let underlying: (any Error)?
 
     /// Creates an error; `message` must not contain secrets.
-    public init(_ code: Code, _ message: String, httpStatus: Int? = nil, oauthError: String? = nil) {
+    public init(
+        _ code: Code,
+        _ message: String,
+        httpStatus: Int? = nil,
+        oauthError: String? = nil,
+        underlying: (any Error)? = nil
+    ) {
         self.code = code
         self.message = message
         self.httpStatus = httpStatus
         self.oauthError = oauthError
+        self.underlying = underlying
     }
 
-    /// `code: message`.
+    /// `code: message` — free of secrets and raw server bodies.
     public var description: String { "\(code): \(message)" }
+
+    /// Every detail, for debugging: code, message, HTTP status, OAuth `error` and the underlying error.
+    public var debugDescription: String {
+        var text = "OAuthError(code: \(code), message: \(String(reflecting: message))"
+        if let httpStatus { text += ", httpStatus: \(httpStatus)" }
+        if let oauthError { text += ", oauthError: \(String(reflecting: oauthError))" }
+        if let underlying { text += ", underlying: \(String(reflecting: underlying))" }
+        return text + ")"
+    }
 }

@@ -31,6 +31,11 @@ public struct TokenEndpointClient: Sendable {
         /// Largest `Retry-After` honoured; a longer one ends the retries.
         public var maxRetryAfter: Duration = .seconds(30)
 
+        /// The backoff between attempts these settings describe.
+        var backoff: Backoff {
+            Backoff(initial: initialBackoff, maximum: maxBackoff, maxRetryAfter: maxRetryAfter)
+        }
+
         /// The defaults of DESIGN §6: 10 s connect, 20 s per request, 4 attempts, 45 s overall, 1 MiB bodies.
         public init() {}
     }
@@ -53,8 +58,8 @@ public struct TokenEndpointClient: Sendable {
         var config = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             timeout: .init(
-                connect: timeAmount(configuration.connectTimeout),
-                read: timeAmount(configuration.requestTimeout)
+                connect: configuration.connectTimeout.timeAmount,
+                read: configuration.requestTimeout.timeAmount
             )
         )
         config.httpVersion = .automatic
@@ -114,13 +119,9 @@ public struct TokenEndpointClient: Sendable {
                 "token request failed, may retry",
                 metadata: ["grant": "\(grant.name)", "attempt": "\(attempt)", "error": "\(lastError.code)"]
             )
-            guard attempt < configuration.maxAttempts else { break }
-            let exponential = configuration.initialBackoff * (1 << min(attempt - 1, 16))
-            var delay = Self.jittered(min(exponential, configuration.maxBackoff))
-            if let retryAfter {
-                guard retryAfter <= configuration.maxRetryAfter else { break }
-                delay = max(delay, retryAfter)
-            }
+            guard attempt < configuration.maxAttempts,
+                let delay = configuration.backoff.delay(afterAttempt: attempt, retryAfter: retryAfter)
+            else { break }
             guard clock.now.advanced(by: delay) < deadline else { break }
             try await Task.sleep(for: delay)  // a cancelled caller stops here with CancellationError
         }
@@ -151,9 +152,13 @@ public struct TokenEndpointClient: Sendable {
         let attemptDeadline = ContinuousClock.now.advanced(by: timeout)
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: Self.timeAmount(timeout), logger: logger)
+            response = try await httpClient.execute(request, timeout: timeout.timeAmount, logger: logger)
         } catch {
-            throw OAuthError(.unreachable, "the token endpoint did not answer: \(Self.describeTransport(error))")
+            throw OAuthError(
+                .unreachable,
+                "the token endpoint did not answer: \(Self.describeTransport(error))",
+                underlying: error
+            )
         }
         let code = Int(response.status.code)
         let headers = response.headers
@@ -168,12 +173,16 @@ public struct TokenEndpointClient: Sendable {
             if error is NIOTooManyBytesError {
                 throw OAuthError(
                     .invalidResponse,
-                    "the token endpoint's answer exceeds \(configuration.maxResponseBytes) bytes"
+                    "the token endpoint's answer exceeds \(configuration.maxResponseBytes) bytes",
+                    httpStatus: code,
+                    underlying: error
                 )
             }
             throw OAuthError(
                 .invalidResponse,
-                "the body of the token endpoint's 2xx answer could not be read in time or whole"
+                "the body of the token endpoint's 2xx answer could not be read in time or whole",
+                httpStatus: code,
+                underlying: error
             )
         }
         return try Self.classify(code, headers, bytes)
@@ -248,26 +257,9 @@ public struct TokenEndpointClient: Sendable {
         return FormEncoding.encode(fields)
     }
 
-    /// `Retry-After` as seconds or an HTTP date.
+    /// `Retry-After` as seconds or an HTTP date (see ``Backoff/retryAfter(_:now:)``).
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
-        guard let value = headers.first(name: "Retry-After")?.trimmingCharacters(in: .whitespaces) else { return nil }
-        if let seconds = Int(value), seconds >= 0 { return .seconds(seconds) }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        guard let date = formatter.date(from: value) else { return nil }
-        return .seconds(max(0, Int(date.timeIntervalSinceNow.rounded(.up))))
-    }
-
-    static func jittered(_ limit: Duration) -> Duration {
-        let nanos = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
-        guard nanos > 0 else { return .zero }
-        return .nanoseconds(Int64.random(in: 0...nanos))
-    }
-
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        headers.first(name: "Retry-After").flatMap { Backoff.retryAfter($0) }
     }
 
     /// A short transport-error description without URLs' credentials or payloads.

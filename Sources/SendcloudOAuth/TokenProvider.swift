@@ -1,7 +1,6 @@
 public import CredentialVault
 import Foundation
 public import Logging
-import Synchronization
 
 /// Hands out valid access tokens for the accounts of a vault, refreshing through the token endpoint.
 ///
@@ -35,7 +34,7 @@ public final class TokenProvider: Sendable {
     /// The settings in use.
     public let configuration: Configuration
     let logger: Logger
-    private let inFlight = Mutex<[AccountName: Task<AccessToken, any Error>]>([:])
+    private let inFlight = SingleFlight<AccountName, AccessToken>()
 
     /// Creates a provider over `vault` that obtains tokens with `client`.
     public init(
@@ -61,17 +60,16 @@ public final class TokenProvider: Sendable {
     /// ``accessToken(for:)`` for an account already read (one vault read per call on the hot path).
     private func accessToken(_ account: Account, _ secrets: AccountSecrets) async throws -> AccessToken {
         let name = account.name
-        try Self.requireTokenMode(account)
-        if account.status == .reauthRequired { throw Self.reauthError(account) }
-        if let token = Self.usable(secrets.accessToken), isFresh(account.accessTokenExpiresAt) {
-            return AccessToken(
-                account: name,
-                value: token,
-                expiresAt: account.accessTokenExpiresAt,
-                obtainedFromServer: false
-            )
-        }
-        return try await singleFlight(name) {
+        let token = Self.usable(secrets.accessToken)
+        let decision = RefreshDecision.beforeLock(
+            account,
+            hasUsableToken: token != nil,
+            reuseIfValidFor: configuration.skew,
+            retryReauthorization: false,
+            now: Date()
+        )
+        if let stored = try Self.storedToken(decision, account, token) { return stored }
+        return try await inFlight.run(name) {
             try await self.obtain(
                 name,
                 observedRefreshedAt: account.refreshedAt,
@@ -91,9 +89,16 @@ public final class TokenProvider: Sendable {
         ifExpiringWithin window: Duration? = nil
     ) async throws -> AccessToken {
         let account = try await vault.account(named: name)
-        try Self.requireTokenMode(account)
-        if account.status == .reauthRequired && !retryReauthorization { throw Self.reauthError(account) }
-        return try await singleFlight(name) {
+        // No reuse before the lock: the window is checked on the record re-read under it.
+        let decision = RefreshDecision.beforeLock(
+            account,
+            hasUsableToken: false,
+            reuseIfValidFor: nil,
+            retryReauthorization: retryReauthorization,
+            now: Date()
+        )
+        _ = try Self.storedToken(decision, account, nil)
+        return try await inFlight.run(name) {
             try await self.obtain(
                 name,
                 observedRefreshedAt: account.refreshedAt,
@@ -118,61 +123,7 @@ public final class TokenProvider: Sendable {
         return try await accessToken(account, secrets).authorizationHeaderValue
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`
-    /// account from `account`, or — when `name` exists and `mayReplace` — the existing account re-authorized
-    /// (status back to `ok`, new client secret and tokens). Without `mayReplace`, an existing account is refused
-    /// with ``VaultError/Code/alreadyExists`` (checked under the account lock, before the code is spent).
-    /// Returns the stored metadata.
-    public func authorize(
-        _ account: Account,
-        clientSecret: SecureBytes,
-        code: SecureBytes,
-        redirectURI: String,
-        codeVerifier: SecureBytes?,
-        mayReplace: Bool = true
-    ) async throws -> Account {
-        try TokenURLPolicy.validate(account.tokenURL)
-        return try await vault.withAccountLock(account.name, timeout: configuration.lockTimeout) {
-            let existing = try await vault.accountForReplacement(named: account.name)
-            if existing != nil && !mayReplace {
-                throw VaultError(.alreadyExists, "an account named '\(account.name)' exists already")
-            }
-            let response = try await client.requestToken(
-                .authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier),
-                tokenURL: account.tokenURL,
-                clientID: account.clientID,
-                clientSecret: clientSecret
-            )
-            var updated = account
-            updated.mode = .refreshToken
-            updated.accessTokenExpiresAt = response.expiresAt
-            updated.refreshedAt = response.receivedAt
-            updated.status = .ok
-            updated.lastError = nil
-            if updated.scopes == nil { updated.scopes = response.scope }
-            let secrets = AccountSecrets(
-                clientSecret: clientSecret,
-                refreshToken: response.refreshToken,
-                accessToken: response.accessToken
-            )
-            if let existing {
-                return try await commit(existing, AccountSecrets()) { stored, storedSecrets in
-                    let createdAt = stored.createdAt
-                    stored = updated
-                    stored.createdAt = createdAt
-                    storedSecrets = secrets
-                }
-            }
-            return try await vault.addAccount(updated, secrets: secrets)
-        }
-    }
-
     // MARK: - Internals
-
-    private func isFresh(_ expiresAt: Date?) -> Bool {
-        guard let expiresAt else { return false }
-        return expiresAt.timeIntervalSinceNow > Self.seconds(configuration.skew)
-    }
 
     /// A stored access token fit for a header: b64token characters only (one stored by an earlier version could hold
     /// anything the server sent); anything else counts as no token, and a new one is obtained.
@@ -181,15 +132,31 @@ public final class TokenProvider: Sendable {
         return token
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    private static func requireTokenMode(_ account: Account) throws {
-        if account.mode == .basic {
+    /// Carries out the part of `decision` that needs no server: the stored token for ``RefreshDecision/reuseStored``
+    /// and ``RefreshDecision/takeOthersToken``, the error for ``RefreshDecision/refuse(_:)``; `nil` for
+    /// ``RefreshDecision/refresh``.
+    private static func storedToken(
+        _ decision: RefreshDecision,
+        _ account: Account,
+        _ token: SecureBytes?
+    ) throws -> AccessToken? {
+        switch decision {
+        case .refresh:
+            return nil
+        case .refuse(.basicMode):
             throw OAuthError(
                 .notSupported,
                 "account '\(account.name)' uses basic authentication and has no access token"
+            )
+        case .refuse(.reauthorizationRequired):
+            throw reauthError(account)
+        case .reuseStored, .takeOthersToken:
+            guard let token else { return nil }  // not reached: both decisions require a usable token
+            return AccessToken(
+                account: account.name,
+                value: token,
+                expiresAt: account.accessTokenExpiresAt,
+                obtainedFromServer: false
             )
         }
     }
@@ -202,30 +169,8 @@ public final class TokenProvider: Sendable {
         )
     }
 
-    /// Joins the in-flight refresh of `name`, or starts one. The refresh runs in its own task, so that a
-    /// cancelled caller does not abandon a rotation half-way.
-    private func singleFlight(
-        _ name: AccountName,
-        _ operation: @escaping @Sendable () async throws -> AccessToken
-    ) async throws -> AccessToken {
-        let task = inFlight.withLock { tasks in
-            if let running = tasks[name] { return running }
-            let task = Task { try await operation() }
-            tasks[name] = task
-            return task
-        }
-        defer {
-            inFlight.withLock { tasks in
-                if tasks[name] == task { tasks[name] = nil }
-            }
-        }
-        return try await task.value
-    }
-
-    /// Under the account lock: re-read, reuse another holder's fresh result, or run the grant and commit.
-    ///
-    /// "Another holder refreshed" means `refreshedAt` moved past what this caller saw before waiting — not merely
-    /// that the generation changed (a recorded failure or a key rotation also bumps it).
+    /// Under the account lock: re-read, reuse another holder's fresh result, or run the grant and commit (see
+    /// ``RefreshDecision/underLock(_:hasUsableToken:observedRefreshedAt:reuseIfValidFor:retryReauthorization:now:)``).
     private func obtain(
         _ name: AccountName,
         observedRefreshedAt: Date?,
@@ -234,25 +179,20 @@ public final class TokenProvider: Sendable {
     ) async throws -> AccessToken {
         try await vault.withAccountLock(name, timeout: configuration.lockTimeout) {
             let (account, secrets) = try await vault.openAccount(named: name)
-            try Self.requireTokenMode(account)
-            let refreshedMeanwhile =
-                account.refreshedAt.map { seen in observedRefreshedAt.map { seen > $0 } ?? true }
-                ?? false
-            if refreshedMeanwhile, account.status == .ok, let token = Self.usable(secrets.accessToken),
-                let expiry = account.accessTokenExpiresAt, expiry > Date()
-            {
+            let token = Self.usable(secrets.accessToken)
+            let decision = RefreshDecision.underLock(
+                account,
+                hasUsableToken: token != nil,
+                observedRefreshedAt: observedRefreshedAt,
+                reuseIfValidFor: window,
+                retryReauthorization: retryReauthorization,
+                now: Date()
+            )
+            if decision == .takeOthersToken {
                 // Another holder refreshed while we waited: take its token (no skew check, no second refresh).
                 logger.debug("took the token another holder obtained", metadata: ["account": "\(name)"])
-                return AccessToken(account: name, value: token, expiresAt: expiry, obtainedFromServer: false)
             }
-            if account.status == .reauthRequired && !retryReauthorization {
-                throw Self.reauthError(account)
-            }
-            if let window, account.status == .ok, let token = Self.usable(secrets.accessToken),
-                let expiry = account.accessTokenExpiresAt, expiry.timeIntervalSinceNow > Self.seconds(window)
-            {
-                return AccessToken(account: name, value: token, expiresAt: expiry, obtainedFromServer: false)
-            }
+            if let stored = try Self.storedToken(decision, account, token) { return stored }
             return try await grantAndCommit(account, secrets)
         }
     }
@@ -337,7 +277,7 @@ public final class TokenProvider: Sendable {
     /// a conflict can only come from a writer that does not take it — a data-key rotation, an operator's edit:
     /// then the account is re-read (with the rotated key, if any) and `change` applied to the fresh record, so
     /// that a rotated refresh token is never dropped. Gives up after three conflicts.
-    private func commit(
+    func commit(
         _ account: Account,
         _ secrets: AccountSecrets,
         _ change: (inout Account, inout AccountSecrets) -> Void

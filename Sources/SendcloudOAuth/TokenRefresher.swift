@@ -128,7 +128,7 @@ public struct TokenRefresher: Service {
                 next += 1
                 group.addTask {
                     do {
-                        if jitter > .zero { try await Task.sleep(for: TokenEndpointClient.jittered(jitter)) }
+                        if jitter > .zero { try await Task.sleep(for: Backoff.jittered(jitter)) }
                         try await limiter?.acquire()
                         let token = try await provider.refresh(
                             name,
@@ -151,31 +151,5 @@ public struct TokenRefresher: Service {
             }
         }
         return outcomes.compactMap { $0 }
-    }
-}
-
-/// A token bucket: at most `perSecond` acquisitions per second, bursts of one second's worth.
-actor RateLimiter {
-    private let perSecond: Double
-    private var tokens: Double
-    private var last = ContinuousClock.now
-
-    init(perSecond: Double) {
-        self.perSecond = max(perSecond, 0.001)
-        self.tokens = max(1, perSecond.rounded(.down))
-    }
-
-    func acquire() async throws {
-        while true {
-            let now = ContinuousClock.now
-            tokens = min(max(1, perSecond.rounded(.down)), tokens + TokenProvider.seconds(now - last) * perSecond)
-            last = now
-            if tokens >= 1 {
-                tokens -= 1
-                return
-            }
-            let wait = (1 - tokens) / perSecond
-            try await Task.sleep(for: .nanoseconds(Int64(wait * 1e9)))
-        }
     }
 }

@@ -57,56 +57,44 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// `--key-file`, else `SENDCLOUD_VAULT_KEY_FILE`.
-    var keyFilePath: String? { keyFile ?? SecretInput.plainEnvironment("SENDCLOUD_VAULT_KEY_FILE") }
+    var keyFilePath: String? { VaultUnlockSource.keyFilePath(keyFile) }
 
     /// The key-file key given by `--key-file`, `SENDCLOUD_VAULT_KEY_FILE` or `SENDCLOUD_VAULT_KEY`, if any.
     func givenKey(_ input: SecretInput) throws -> KeyFileKey? {
-        if let path = keyFilePath {
-            return try parseKey(input.file(path, what: "vault key", requirePrivate: true), from: path)
-        }
-        if let text = SecretInput.environment("SENDCLOUD_VAULT_KEY") {
-            return try parseKey(text, from: "SENDCLOUD_VAULT_KEY")
-        }
-        return nil
+        guard let source = VaultUnlockSource.keySource(keyFile: keyFile),
+            case .key(let key) = try input.unlockSecret(from: source)
+        else { return nil }
+        return key
     }
 
     /// The passphrase given by `--passphrase-file`, `SENDCLOUD_VAULT_PASSPHRASE_FILE` or
     /// `SENDCLOUD_VAULT_PASSPHRASE`, if any.
     func givenPassphrase(_ input: SecretInput) throws -> SecureBytes? {
-        if let path = passphraseFile ?? SecretInput.plainEnvironment("SENDCLOUD_VAULT_PASSPHRASE_FILE") {
-            return try input.file(path, what: "passphrase", requirePrivate: path != "-")
-        }
-        return SecretInput.environment("SENDCLOUD_VAULT_PASSPHRASE")
+        guard let source = VaultUnlockSource.passphraseSource(passphraseFile: passphraseFile),
+            case .passphrase(let passphrase) = try input.unlockSecret(from: source)
+        else { return nil }
+        return passphrase
     }
 
-    private func parseKey(_ text: SecureBytes, from source: String) throws -> KeyFileKey {
-        do { return try KeyFileKey(base64Text: text) } catch {
-            throw CLIError(
-                exitCode: ExitStatus.unlockFailed,
-                kind: "wrong-key",
-                message: "\(source) does not hold a vault key (base64 of 32 bytes)"
-            )
-        }
-    }
-
-    static let unlockSourcesHelp =
-        "--key-file, SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY, --passphrase-file, "
-        + "SENDCLOUD_VAULT_PASSPHRASE_FILE or SENDCLOUD_VAULT_PASSPHRASE"
+    static let unlockSourcesHelp = VaultUnlockSource.sourcesDescription
 
     /// Refuses (64) more than one secret from standard input among the unlock sources and `paths`, before anything
     /// is read.
     func requireAtMostOneStdin(_ paths: [String?]) throws {
         let unlockPath =
-            keyFilePath ?? passphraseFile ?? SecretInput.plainEnvironment("SENDCLOUD_VAULT_PASSPHRASE_FILE")
+            VaultUnlockSource.keyFilePath(keyFile)
+            ?? VaultUnlockSource.passphraseSource(passphraseFile: passphraseFile)?.path
         if ([unlockPath] + paths).filter({ $0 == "-" }).count > 1 {
             throw CLIError.usage("only one secret can come from standard input ('-')")
         }
     }
 
-    /// The unlock secret: the first source present is the only one tried; a prompt only on a terminal.
+    /// The unlock secret (the library's order and checks, ``VaultUnlockSource``): the first source present is the
+    /// only one tried; a prompt only on a terminal.
     func unlockSecret(_ input: SecretInput) throws -> UnlockSecret {
-        if let key = try givenKey(input) { return .key(key) }
-        if let passphrase = try givenPassphrase(input) { return .passphrase(passphrase) }
+        if let source = VaultUnlockSource.first(keyFile: keyFile, passphraseFile: passphraseFile) {
+            return try input.unlockSecret(from: source)
+        }
         guard SecretInput.isInteractive else {
             throw CLIError.configuration("no way to unlock the vault without a terminal: use \(Self.unlockSourcesHelp)")
         }

@@ -15,51 +15,49 @@ nonisolated(unsafe) private var promptTerminal: (fd: Int32, state: termios)?
 /// Everything read lands in ``SecureBytes``; temporary buffers are wiped. Standard input can supply one secret
 /// per invocation: a second request is a usage error (64).
 final class SecretInput {
-    /// Largest secret file accepted.
-    static let maximumSize = 64 * 1024
     private var stdinTakenFor: String?
 
     /// Whether standard input is a terminal (prompts are allowed only then).
     static var isInteractive: Bool { isatty(STDIN_FILENO) == 1 }
 
-    /// Reads a secret file (`-` = standard input). One trailing `\n` or `\r\n` is stripped.
+    /// Reads a secret file (`-` = standard input) with the library's rules
+    /// (``VaultUnlockSource/readSecretFile(_:what:requirePrivate:)``). One trailing `\n` or `\r\n` is stripped.
     /// - Parameter requirePrivate: refuse (78) a file with any group or other permission bit.
     func file(_ path: String, what: String, requirePrivate: Bool) throws -> SecureBytes {
-        let value: SecureBytes
-        if path == "-" {
-            if let earlier = stdinTakenFor {
-                throw CLIError.usage(
-                    "standard input already supplies the \(earlier); the \(what) must come from elsewhere"
-                )
-            }
-            stdinTakenFor = what
-            value = try Self.readAll(fd: STDIN_FILENO, what: what)
-        } else {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else {
-                let reason = String(cString: strerror(errno))
-                throw CLIError(
-                    exitCode: ExitStatus.noInput,
-                    kind: "no-input",
-                    message: "cannot read the \(what) file \(path): \(reason)"
-                )
-            }
-            defer { close(fd) }
-            var st = stat()
-            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-                throw CLIError.usage("the \(what) file \(path) is not a regular file")
-            }
-            if requirePrivate && st.st_mode & 0o077 != 0 {
-                throw CLIError(
-                    exitCode: ExitStatus.configuration,
-                    kind: "unsafe-permissions",
-                    message: "the \(what) file \(path) has mode \(String(st.st_mode & 0o777, radix: 8)); "
-                        + "it must not be accessible to group or others (chmod 600 \(path))"
-                )
-            }
-            value = try Self.readAll(fd: fd, what: what)
+        if path == "-" { try claimStandardInput(for: what) }
+        return try Self.translatingErrors { () throws(VaultError) in
+            try VaultUnlockSource.readSecretFile(path, what: what, requirePrivate: requirePrivate)
         }
-        return try Self.checked(value.strippingOneTrailingNewline(), what: what)
+    }
+
+    /// Reads the secret of an unlock source (the library's order and checks).
+    func unlockSecret(from source: VaultUnlockSource) throws -> UnlockSecret {
+        if source.readsStandardInput { try claimStandardInput(for: source.secretName) }
+        return try Self.translatingErrors { () throws(VaultError) in try source.secret() }
+    }
+
+    /// Standard input supplies at most one secret per invocation (64 for a second).
+    private func claimStandardInput(for what: String) throws {
+        if let earlier = stdinTakenFor {
+            throw CLIError.usage("standard input already supplies the \(earlier); the \(what) must come from elsewhere")
+        }
+        stdinTakenFor = what
+    }
+
+    /// The library's errors about secret input as the CLI has always reported them: the exit code of
+    /// ``ExitStatus``, with the kinds `no-input` (66), `usage` (64) and `failure` (1) for a missing file, unusable
+    /// input and a failed read.
+    private static func translatingErrors<T>(_ body: () throws(VaultError) -> T) throws -> T {
+        do { return try body() } catch {
+            let kind =
+                switch error.code {
+                case .notFound: "no-input"
+                case .invalidInput: "usage"
+                case .storage: "failure"
+                default: error.code.description
+                }
+            throw CLIError(exitCode: ExitStatus.exitCode(for: error.code), kind: kind, message: error.message)
+        }
     }
 
     /// The value of environment variable `name`, if set and non-empty.
@@ -132,26 +130,7 @@ final class SecretInput {
         return buffer.slice(0..<length).strippingOneTrailingNewline()
     }
 
-    private static func readAll(fd: Int32, what: String) throws -> SecureBytes {
-        var length = 0
-        var failed = false
-        let buffer = SecureBytes(count: maximumSize + 1) { out in
-            while length < out.count {
-                let n = read(fd, out.baseAddress! + length, out.count - length)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { failed = true }
-                if n <= 0 { break }
-                length += n
-            }
-        }
-        if failed { throw CLIError.failure("reading the \(what) failed: \(String(cString: strerror(errno)))") }
-        guard length <= maximumSize else { throw CLIError.usage("the \(what) is larger than \(maximumSize) bytes") }
-        return buffer.slice(0..<length)
-    }
-
     private static func checked(_ value: SecureBytes, what: String) throws -> SecureBytes {
-        guard !value.isEmpty else { throw CLIError.usage("the \(what) is empty") }
-        guard !value.contains(byte: 0) else { throw CLIError.usage("the \(what) contains a NUL byte") }
-        return value
+        try translatingErrors { () throws(VaultError) in try VaultUnlockSource.checkedSecret(value, what: what) }
     }
 }

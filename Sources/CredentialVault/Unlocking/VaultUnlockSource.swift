@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the secret that unlocks a vault comes from: the sources of DESIGN §6, in its order, with its checks — so
+/// that an embedder unlocks exactly as the `sendcloud-vault` CLI does.
+///
+/// The first source present is the only one tried (a wrong key never falls through to a passphrase):
+/// 1. a key file: the path given (the CLI's `--key-file`), else `SENDCLOUD_VAULT_KEY_FILE`;
+/// 2. a base64 key in `SENDCLOUD_VAULT_KEY`;
+/// 3. a passphrase file: the path given (`--passphrase-file`; `-` is standard input), else
+///    `SENDCLOUD_VAULT_PASSPHRASE_FILE`;
+/// 4. a passphrase in `SENDCLOUD_VAULT_PASSPHRASE`.
+///
+/// With none of them ``first(keyFile:passphraseFile:)`` is `nil`: the caller prompts on a terminal (the CLI does)
+/// or fails. A key file, and a passphrase file other than standard input, must be a regular file without any group
+/// or other permission bit (mode & 077 == 0), else ``VaultError/Code/unsafePermissions``; see
+/// ``readSecretFile(_:what:requirePrivate:)`` for the rest of the rules on files. Secrets are read into
+/// ``SecureBytes`` and never pass through `String`.
+public enum VaultUnlockSource: Sendable, Hashable {
+    /// A file holding the base64 key-file key.
+    case keyFile(path: String)
+    /// An environment variable holding the base64 key-file key.
+    case keyVariable(String)
+    /// A file holding the passphrase; `-` is standard input.
+    case passphraseFile(path: String)
+    /// An environment variable holding the passphrase.
+    case passphraseVariable(String)
+
+    /// `SENDCLOUD_VAULT_KEY_FILE`: the path of a key file.
+    public static let keyFileVariable = "SENDCLOUD_VAULT_KEY_FILE"
+    /// `SENDCLOUD_VAULT_KEY`: the base64 key itself.
+    public static let keyVariableName = "SENDCLOUD_VAULT_KEY"
+    /// `SENDCLOUD_VAULT_PASSPHRASE_FILE`: the path of a passphrase file.
+    public static let passphraseFileVariable = "SENDCLOUD_VAULT_PASSPHRASE_FILE"
+    /// `SENDCLOUD_VAULT_PASSPHRASE`: the passphrase itself.
+    public static let passphraseVariableName = "SENDCLOUD_VAULT_PASSPHRASE"
+
+    /// The sources in order, for messages that name them.
+    public static let sourcesDescription =
+        "--key-file, SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY, --passphrase-file, "
+        + "SENDCLOUD_VAULT_PASSPHRASE_FILE or SENDCLOUD_VAULT_PASSPHRASE"
+
+    /// The unlock source in effect: the first of the key sources and the passphrase sources present, else `nil`.
+    /// - Parameters:
+    ///   - keyFile: a key-file path given explicitly (it beats `SENDCLOUD_VAULT_KEY_FILE`).
+    ///   - passphraseFile: a passphrase-file path given explicitly (it beats `SENDCLOUD_VAULT_PASSPHRASE_FILE`).
+    public static func first(keyFile: String? = nil, passphraseFile: String? = nil) -> VaultUnlockSource? {
+        keySource(keyFile: keyFile) ?? passphraseSource(passphraseFile: passphraseFile)
+    }
+
+    /// The key source present, if any: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`, else `SENDCLOUD_VAULT_KEY`.
+    public static func keySource(keyFile: String? = nil) -> VaultUnlockSource? {
+        if let path = keyFilePath(keyFile) { return .keyFile(path: path) }
+        if isSet(keyVariableName) { return .keyVariable(keyVariableName) }
+        return nil
+    }
+
+    /// The passphrase source present, if any: `passphraseFile`, else `SENDCLOUD_VAULT_PASSPHRASE_FILE`, else
+    /// `SENDCLOUD_VAULT_PASSPHRASE`.
+    public static func passphraseSource(passphraseFile: String? = nil) -> VaultUnlockSource? {
+        if let path = passphraseFile ?? plainValue(passphraseFileVariable) { return .passphraseFile(path: path) }
+        if isSet(passphraseVariableName) { return .passphraseVariable(passphraseVariableName) }
+        return nil
+    }
+
+    /// The key-file path in effect: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`.
+    public static func keyFilePath(_ keyFile: String? = nil) -> String? {
+        keyFile ?? plainValue(keyFileVariable)
+    }
+
+    /// The file this source reads, if it is a file (`-` for standard input).
+    public var path: String? {
+        switch self {
+        case .keyFile(let path), .passphraseFile(let path): path
+        case .keyVariable, .passphraseVariable: nil
+        }
+    }
+
+    /// Whether this source reads standard input (a caller that reads other secrets from it must know).
+    public var readsStandardInput: Bool { path == "-" }
+
+    /// What the source supplies, for messages: `vault key` or `passphrase`.
+    public var secretName: String {
+        switch self {
+        case .keyFile, .keyVariable: "vault key"
+        case .passphraseFile, .passphraseVariable: "passphrase"
+        }
+    }
+
+    /// Reads the secret. Throws ``VaultError``: ``VaultError/Code/notFound`` for a file that cannot be opened,
+    /// ``VaultError/Code/unsafePermissions`` for a key or passphrase file others may read,
+    /// ``VaultError/Code/invalidInput`` for a file that is not regular, empty, too large or holds a NUL byte,
+    /// ``VaultError/Code/wrongKey`` for a key that is not base64 of 32 bytes, ``VaultError/Code/storage`` when
+    /// reading fails; ``VaultError/Code/invalidInput`` also for a variable that is no longer set.
+    public func secret() throws(VaultError) -> UnlockSecret {
+        switch self {
+        case .keyFile(let path):
+            let text = try Self.readSecretFile(path, what: secretName, requirePrivate: true)
+            return .key(try Self.parseKey(text, from: path))
+        case .keyVariable(let name):
+            return .key(try Self.parseKey(try Self.variable(name), from: name))
+        case .passphraseFile(let path):
+            return .passphrase(try Self.readSecretFile(path, what: secretName, requirePrivate: path != "-"))
+        case .passphraseVariable(let name):
+            return .passphrase(try Self.variable(name))
+        }
+    }
+
+    private static func parseKey(_ text: SecureBytes, from source: String) throws(VaultError) -> KeyFileKey {
+        do { return try KeyFileKey(base64Text: text) } catch {
+            throw VaultError(.wrongKey, "\(source) does not hold a vault key (base64 of 32 bytes)")
+        }
+    }
+
+    private static func variable(_ name: String) throws(VaultError) -> SecureBytes {
+        guard let value = environmentSecret(name) else { throw VaultError(.invalidInput, "\(name) is not set") }
+        return value
+    }
+
+    /// The value of environment variable `name` as a secret, if set and non-empty.
+    static func environmentSecret(_ name: String) -> SecureBytes? {
+        guard let pointer = getenv(name) else { return nil }
+        let length = strlen(pointer)
+        guard length > 0 else { return nil }
+        return SecureBytes(copying: UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    private static func isSet(_ name: String) -> Bool {
+        guard let pointer = getenv(name) else { return false }
+        return pointer.pointee != 0
+    }
+
+    /// A non-secret environment value (a path), if set and non-empty.
+    private static func plainValue(_ name: String) -> String? {
+        guard let pointer = getenv(name), pointer.pointee != 0 else { return nil }
+        return String(cString: pointer)
+    }
+}
