@@ -15,8 +15,3 @@ extension Duration {
     /// The duration as a SwiftNIO `TimeAmount`.
     var timeAmount: TimeAmount { .nanoseconds(inNanoseconds) }
 }
-
-extension TokenProvider {
-    /// `duration` in seconds; see ``Swift/Duration/inSeconds``.
-    static func seconds(_ duration: Duration) -> Double { duration.inSeconds }
-}

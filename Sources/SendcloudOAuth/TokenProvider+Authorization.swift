@@ -19,7 +19,7 @@ extension TokenProvider {
         return try await vault.withAccountLock(account.name, timeout: configuration.lockTimeout) {
             let existing = try await vault.accountForReplacement(named: account.name)
             if existing != nil && !mayReplace {
-                throw VaultError(.alreadyExists, "an account named '\(account.name)' exists already")
+                throw VaultError.alreadyExists(account.name)
             }
             let response = try await client.requestToken(
                 .authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier),

@@ -114,7 +114,7 @@ public final class TokenProvider: Sendable {
         let (account, secrets) = try await vault.openAccount(named: name)
         if account.mode == .basic {
             guard let secret = secrets.clientSecret else {
-                throw VaultError(.integrityFailure, "account '\(name)' has no secret key")
+                throw VaultError.noClientSecret(name)
             }
             // RFC 7617: base64(public:secret), built in wipeable buffers; the header value is the one String.
             let pair = SecureBytes.concatenating([SecureBytes(utf8: account.clientID + ":"), secret])
@@ -199,7 +199,7 @@ public final class TokenProvider: Sendable {
 
     private func grantAndCommit(_ account: Account, _ secrets: AccountSecrets) async throws -> AccessToken {
         guard let clientSecret = secrets.clientSecret else {
-            throw VaultError(.integrityFailure, "account '\(account.name)' has no client secret")
+            throw VaultError.noClientSecret(account.name)
         }
         let grant: Grant
         switch account.mode {
@@ -298,6 +298,6 @@ public final class TokenProvider: Sendable {
                 base = try await vault.openAccount(named: account.name)
             }
         }
-        throw VaultError(.conflict, "account '\(account.name)' kept changing while its tokens were being stored")
+        throw VaultError.keptChanging(account.name, while: "its tokens were being stored")
     }
 }

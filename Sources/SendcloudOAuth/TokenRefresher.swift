@@ -79,7 +79,7 @@ public struct TokenRefresher: Service {
     ) async throws -> [AccountName] {
         let now = Date()
         var query = DueAccountQuery(
-            expiringBefore: now.addingTimeInterval(TokenProvider.seconds(configuration.ahead)),
+            expiringBefore: now.addingTimeInterval(configuration.ahead.inSeconds),
             now: now,
             everyTokenAccount: force
         )

@@ -1,4 +1,4 @@
-public import CredentialVault
+import CredentialVault
 import Foundation
 import Logging
 import Synchronization

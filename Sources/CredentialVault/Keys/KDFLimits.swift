@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Argon2id cost limits for a passphrase slot.
 public struct KDFLimits: Sendable, Hashable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A key slot to create.
 public enum NewKeySlot: Sendable {

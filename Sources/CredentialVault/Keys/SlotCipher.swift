@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Wraps and unwraps data keys in key slots.
 package enum SlotCipher {
