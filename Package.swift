@@ -206,10 +206,25 @@ let package = Package(
             path: "Tests/SendcloudTestServer",
             swiftSettings: swiftSettings
         ),
+        // Helpers shared by the test targets (Tests/TestSupport/Documentation.docc): temporary directories, error
+        // expectations, the PKCE vector, the start and stop of the fake server and of HTTP clients.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "CredentialVault",
+                "SendcloudTestServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SendcloudTestServerTests",
             dependencies: [
                 "SendcloudTestServer",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -224,6 +239,7 @@ let package = Package(
                 "FuzzOAuth",
                 "FuzzSupport",
                 "SendcloudTestServer",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -238,6 +254,7 @@ let package = Package(
             dependencies: [
                 "sendcloud-vault",
                 "SendcloudTestServer",
+                "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -49,6 +50,8 @@ final class CLIHarness: Sendable {
     let binary: String
     /// The private (0700) temporary directory of this test; also `HOME` of every run.
     let root: String
+    /// Owns ``root``: removes it when the harness goes away.
+    private let directory: TempDir
 
     /// Where ``initVault()`` puts the vault; its directory does not exist until `init` creates it.
     var vault: String { root + "/vaultdir/vault.sqlite" }
@@ -59,17 +62,9 @@ final class CLIHarness: Sendable {
 
     init() throws {
         binary = try Self.locateBinary()
-        let template = FileManager.default.temporaryDirectory.appendingPathComponent("sendcloud-vault-cli.XXXXXX").path
-        var buffer = Array(template.utf8CString)
-        guard let made = mkdtemp(&buffer) else {
-            throw HarnessError(description: "mkdtemp failed: \(String(cString: strerror(errno)))")
-        }
-        root = String(cString: made)  // mkdtemp creates it 0700
+        directory = try TempDir(prefix: "sendcloud-vault-cli")
+        root = directory.path
         try FileManager.default.createDirectory(atPath: root + "/.io", withIntermediateDirectories: false)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: root)
     }
 
     /// `SENDCLOUD_VAULT_BIN`, else `<package root>/.build/debug/sendcloud-vault`.

@@ -1,5 +1,6 @@
 import Foundation
 import SendcloudTestServer
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -18,8 +19,7 @@ struct LockAcrossPathsTests {
 
     init() async throws {
         cli = try CLIHarness()
-        server = try await FakeSendcloud.start()
-        server.registerClient(id: Self.clientID, secret: Self.clientSecret)
+        server = try await FakeSendcloud.start(registering: [Self.clientID: Self.clientSecret])
         try await cli.initVault()
         try await cli.addRefreshAccount("acme", server: server, clientID: Self.clientID, secret: Self.clientSecret)
     }

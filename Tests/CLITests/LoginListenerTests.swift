@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -20,8 +21,7 @@ struct LoginListenerTests {
 
     init() async throws {
         cli = try CLIHarness()
-        server = try await FakeSendcloud.start()
-        server.registerClient(id: Self.clientID, secret: Self.clientSecret)
+        server = try await FakeSendcloud.start(registering: [Self.clientID: Self.clientSecret])
         try await cli.initVault()
     }
 
@@ -39,47 +39,41 @@ struct LoginListenerTests {
 
     @Test("a stranger's error callback (without the state) does not abort the login; the real one completes it")
     func strangerCannotAbort() async throws {
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(redirectConfiguration: .disallow)
-        )
-        let login = try startLogin(timeout: "30s")
-        let authorize = try await login.authorizeURL()
-        let callback = try await OAuthCommandTests.redirectLocation(authorize, http)
-        let base = String(callback.prefix { $0 != "?" })
-        for stranger in ["?error=access_denied", "?error=access_denied&state=guess", "?code=evil&state=guess"] {
-            let answer = try await http.execute(HTTPClientRequest(url: base + stranger), timeout: .seconds(5))
-            #expect(answer.status == .badRequest, "\(stranger)")
+        try await withHTTPClient { http in
+            let login = try startLogin(timeout: "30s")
+            let authorize = try await login.authorizeURL()
+            let callback = try await AuthorizeAnswer.redirectLocation(authorize, http: http)
+            let base = String(callback.prefix { $0 != "?" })
+            for stranger in ["?error=access_denied", "?error=access_denied&state=guess", "?code=evil&state=guess"] {
+                let answer = try await http.execute(HTTPClientRequest(url: base + stranger), timeout: .seconds(5))
+                #expect(answer.status == .badRequest, "\(stranger)")
+            }
+            let answer = try await http.execute(HTTPClientRequest(url: callback), timeout: .seconds(5))
+            #expect(answer.status == .ok)
+            #expect(await login.wait() == 0, "\(login.stderr)")
+            #expect(server.stats.authorizationCodeGrants == 1)
+            try await cli.succeed(["token", "acme"])
         }
-        let answer = try await http.execute(HTTPClientRequest(url: callback), timeout: .seconds(5))
-        #expect(answer.status == .ok)
-        #expect(await login.wait() == 0, "\(login.stderr)")
-        #expect(server.stats.authorizationCodeGrants == 1)
-        try await cli.succeed(["token", "acme"])
-        try await http.shutdown()
         await server.stop()
     }
 
     @Test("an error callback with the right state is honoured: exit 1, nothing stored")
     func errorWithState() async throws {
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(redirectConfiguration: .disallow)
-        )
-        let login = try startLogin(timeout: "30s")
-        let authorize = try await login.authorizeURL()
-        let state = try #require(URLComponents(string: authorize)?.queryItems?.first { $0.name == "state" }?.value)
-        let callback = try await OAuthCommandTests.redirectLocation(authorize, http)
-        let base = String(callback.prefix { $0 != "?" })
-        let answer = try await http.execute(
-            HTTPClientRequest(url: base + "?error=access_denied&state=" + state),
-            timeout: .seconds(5)
-        )
-        #expect(answer.status == .badRequest)
-        #expect(await login.wait() == 1)
-        #expect(login.stderr.contains("access_denied"), "\(login.stderr)")
-        #expect(try await cli.vaultRun(["show", "acme"]).status == 66)
-        try await http.shutdown()
+        try await withHTTPClient { http in
+            let login = try startLogin(timeout: "30s")
+            let authorize = try await login.authorizeURL()
+            let state = try #require(URLComponents(string: authorize)?.queryItems?.first { $0.name == "state" }?.value)
+            let callback = try await AuthorizeAnswer.redirectLocation(authorize, http: http)
+            let base = String(callback.prefix { $0 != "?" })
+            let answer = try await http.execute(
+                HTTPClientRequest(url: base + "?error=access_denied&state=" + state),
+                timeout: .seconds(5)
+            )
+            #expect(answer.status == .badRequest)
+            #expect(await login.wait() == 1)
+            #expect(login.stderr.contains("access_denied"), "\(login.stderr)")
+            #expect(try await cli.vaultRun(["show", "acme"]).status == 66)
+        }
         await server.stop()
     }
 

@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
 import Synchronization
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -22,8 +23,7 @@ struct OAuthCommandTests {
 
     init() async throws {
         cli = try CLIHarness()
-        server = try await FakeSendcloud.start()
-        server.registerClient(id: Self.clientID, secret: Self.clientSecret)
+        server = try await FakeSendcloud.start(registering: [Self.clientID: Self.clientSecret])
         try await cli.initVault()
     }
 
@@ -216,7 +216,7 @@ struct OAuthCommandTests {
 
     @Test("add --code exchanges the authorization code at once")
     func addWithCode() async throws {
-        try await withHTTP { http in try await addWithCode(http) }
+        try await withHTTPClient { http in try await addWithCode(http) }
         await finish()
     }
 
@@ -224,10 +224,10 @@ struct OAuthCommandTests {
         let redirect = "http://127.0.0.1:9/callback"
         let url =
             server.authorizeURL + "?response_type=code&client_id=\(Self.clientID)&redirect_uri=\(redirect)"
-            + "&scope=api%20offline_access&state=state-0123456789&code_challenge=\(Self.challenge)&code_challenge_method=S256"
-        let location = try await Self.redirectLocation(url, http)
+            + "&scope=api%20offline_access&state=state-0123456789&code_challenge=\(PKCEVector.challenge)&code_challenge_method=S256"
+        let location = try await AuthorizeAnswer.redirectLocation(url, http: http)
         let code = try #require(URLComponents(string: location)?.queryItems?.first { $0.name == "code" }?.value)
-        let verifier = try cli.writeFile("verifier", Self.verifier)
+        let verifier = try cli.writeFile("verifier", PKCEVector.verifier)
         try await cli.succeed(
             [
                 "add", "acme", "--client-id", Self.clientID, "--client-secret-file", "-", "--code", code,
@@ -241,7 +241,7 @@ struct OAuthCommandTests {
         #expect(server.isRefreshTokenActive(try #require(shown["refresh_token"] as? String)))
 
         // A second add --code for the same name is refused before the (new) code is spent.
-        let second = try await Self.redirectLocation(url, http)
+        let second = try await AuthorizeAnswer.redirectLocation(url, http: http)
         let code2 = try #require(URLComponents(string: second)?.queryItems?.first { $0.name == "code" }?.value)
         let again = try await cli.vaultRun(
             [
@@ -259,7 +259,7 @@ struct OAuthCommandTests {
         "login: browser flow through the loopback listener stores working tokens; a wrong state is ignored until the timeout, storing nothing"
     )
     func login() async throws {
-        try await withHTTP { http in try await login(http) }
+        try await withHTTPClient { http in try await login(http) }
         await finish()
     }
 
@@ -282,7 +282,7 @@ struct OAuthCommandTests {
             #expect((query.first { $0.name == "code_challenge" }?.value?.count ?? 0) == 43)
             #expect(query.first { $0.name == "redirect_uri" }?.value?.hasPrefix("http://127.0.0.1:") == true)
             // The "browser": follow the authorize redirect to the CLI's loopback listener.
-            let callback = try await Self.redirectLocation(authorize, http)
+            let callback = try await AuthorizeAnswer.redirectLocation(authorize, http: http)
             let answer = try await http.execute(HTTPClientRequest(url: callback), timeout: .seconds(10))
             let status = await login.wait()
             if wrongState {
@@ -315,7 +315,7 @@ struct OAuthCommandTests {
             // Let a request the killed process left at the server finish there (the fake, unlike a server that
             // cancels work when the client goes away, still processes it), and drop an unconsumed fault.
             try await Task.sleep(for: .milliseconds(400))
-            server.injectFaults([])
+            server.clearFaults()
             try await cli.succeed(["verify"])
             // The next call works, or the rotation was lost with the killed process: reauth-required (80).
             let next = try await cli.vaultRun(["token", "acme"])
@@ -335,31 +335,47 @@ struct OAuthCommandTests {
         await finish()
     }
 
-    // MARK: - Helpers
+    @Test(
+        "SIGKILL after the server rotated the refresh token, before its answer arrived: the vault stays intact, the lock is released, the next call reports reauth-required (80)"
+    )
+    func killedAfterRotation() async throws {
+        let rt = try await addRefreshAccount("acme")
+        // The server processes the grant (the rotation is committed there), then holds the connection open.
+        server.injectFaults([.dropAfterProcessing(delay: 60)])
+        let process = try cli.spawn(["token", "acme", "--vault", cli.vault], env: cli.keyEnv)
+        for _ in 0..<3000 where server.stats.refreshGrants == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(server.stats.refreshGrants == 1, "the refresh never reached the server")
+        #expect(!server.isRefreshTokenActive(rt))
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
 
-    /// An HTTP client that follows no redirects (the tests play the browser step by step), always shut down.
-    func withHTTP(_ body: (HTTPClient) async throws -> Void) async throws {
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(redirectConfiguration: .disallow)
-        )
-        do {
-            try await body(http)
-        } catch {
-            try? await http.shutdown()
-            await finish()
-            throw error
-        }
-        try await http.shutdown()
+        try await cli.succeed(["verify"])
+        #expect(try await cli.reveal("acme")["refresh_token"] as? String == rt)
+        // The next call takes the lock the killed process held and presents the rotated-away token.
+        let next = try await cli.vaultRun(["token", "acme"])
+        expectFailure(next, 80)
+        #expect(server.stats.invalidGrant == 1)
+        let shown = try await cli.reveal("acme")
+        #expect(shown["status"] as? String == "reauth-required")
+        #expect(shown["refresh_token"] as? String == rt)
+        try await cli.succeed(["verify"])
+        await finish()
     }
 
-    static let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    static let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  // RFC 7636 Appendix B
-
-    static func redirectLocation(_ url: String, _ http: HTTPClient) async throws -> String {
-        let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
-        #expect(response.status.code == 302 || response.status.code == 303)
-        return try #require(response.headers.first(name: "Location"))
+    @Test("the server rotated the refresh token and dropped the connection: the retry gets invalid_grant → exit 80")
+    func lostRotation() async throws {
+        let rt = try await addRefreshAccount("acme")
+        server.injectFaults([.dropAfterProcessing()])
+        let result = try await cli.vaultRun(["token", "acme"])
+        expectFailure(result, 80)
+        #expect(server.stats.refreshGrants == 1)
+        #expect(server.stats.invalidGrant == 1)
+        try await cli.succeed(["verify"])
+        let shown = try await cli.reveal("acme")
+        #expect(shown["status"] as? String == "reauth-required")
+        #expect(shown["refresh_token"] as? String == rt)
+        await finish()
     }
 }
 

@@ -5,6 +5,7 @@ import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import SendcloudOAuth
@@ -60,13 +61,20 @@ struct FaultTests {
         }
     }
 
-    @Test("429 with Retry-After is honoured and retried; a Retry-After beyond the cap ends the retries")
+    @Test(
+        "429 with Retry-After is honoured (the retry arrives no earlier than asked) and retried; a Retry-After beyond the cap ends the retries"
+    )
     func rateLimited() async throws {
         try await withHarness { h in
             let rt = try await h.addRefreshAccount("acme")
             h.server.injectFaults([.tooManyRequests(retryAfter: 1)])
             _ = try await h.provider.accessToken(for: "acme")
             #expect(h.server.stats.tokenRequests == 2)
+            // Measured by the server: the retry arrived at least Retry-After after the request that got the 429 (a
+            // lower bound only; the 429 was sent after the first arrival, so this can only understate the wait).
+            let arrivals = h.server.tokenRequestArrivals
+            try #require(arrivals.count == 2)
+            #expect(arrivals[1] - arrivals[0] >= .seconds(1), "retry after \(arrivals[1] - arrivals[0])")
             _ = rt
 
             try await h.addRefreshAccount("bolt")
@@ -77,6 +85,76 @@ struct FaultTests {
             #expect(h.server.stats.tokenRequests == 1)
             h.server.setPermanentFault(nil)
             _ = try await h.provider.accessToken(for: "bolt")
+        }
+    }
+
+    @Test("500, then a reset connection, then success on one endpoint: retried through both, the token spent once")
+    func chainedFaults() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            h.server.injectFaults([.internalServerError, .reset])
+            _ = try await h.provider.accessToken(for: "acme")
+            #expect(h.server.stats.tokenRequests == 3)
+            #expect(h.server.stats.faultsServed == 2)
+            #expect(h.server.stats.refreshGrants == 1)
+            #expect(h.server.stats.invalidGrant == 0)
+            let stored = try #require(try await h.vault.openAccount(named: "acme").secrets.refreshToken?.string)
+            #expect(stored != rt)
+            #expect(h.server.isRefreshTokenActive(stored))
+            #expect(try await h.vault.verify().isSound)
+        }
+    }
+
+    @Test(
+        "the server rotates the refresh token but its answer is lost: the next refresh reports reauth-required (invalid_grant), the vault stays intact"
+    )
+    func lostRotation() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            // One attempt, so that the lost answer surfaces as such (with retries, the retry itself is the next
+            // refresh: see lostRotationRetried).
+            var once = h.clientConfiguration
+            once.maxAttempts = 1
+            let provider = TokenProvider(
+                vault: h.vault,
+                client: TokenEndpointClient(httpClient: h.http, configuration: once, logger: h.logger),
+                logger: h.logger
+            )
+            h.server.injectFaults([.dropAfterProcessing()])
+            await expectOAuthError(.unreachable) { try await provider.accessToken(for: "acme") }
+            // The server rotated (and spent) the token the vault holds; the vault still holds it, unharmed.
+            #expect(h.server.stats.refreshGrants == 1)
+            #expect(!h.server.isRefreshTokenActive(rt))
+            #expect(try await h.vault.verify().isSound)
+            #expect(try await h.vault.openAccount(named: "acme").secrets.refreshToken?.string == rt)
+
+            let error = await expectOAuthError(.reauthorizationRequired) { try await provider.accessToken(for: "acme") }
+            #expect(error?.oauthError == "invalid_grant")
+            #expect(h.server.stats.invalidGrant == 1)
+            #expect(h.server.stats.tokenRequests == 2)
+            let (account, secrets) = try await h.vault.openAccount(named: "acme")
+            #expect(account.status == .reauthRequired)
+            #expect(secrets.refreshToken?.string == rt)
+            #expect(secrets.clientSecret?.string == Harness.clientSecret)
+            #expect(try await h.vault.verify().isSound)
+        }
+    }
+
+    @Test("a lost rotation with retries on: the retry gets invalid_grant → reauth-required at once, vault intact")
+    func lostRotationRetried() async throws {
+        try await withHarness { h in
+            let rt = try await h.addRefreshAccount("acme")
+            h.server.injectFaults([.dropAfterProcessing()])
+            let error = await expectOAuthError(.reauthorizationRequired) {
+                try await h.provider.accessToken(for: "acme")
+            }
+            #expect(error?.oauthError == "invalid_grant")
+            #expect(h.server.stats.refreshGrants == 1)
+            #expect(h.server.stats.invalidGrant == 1)
+            let (account, secrets) = try await h.vault.openAccount(named: "acme")
+            #expect(account.status == .reauthRequired)
+            #expect(secrets.refreshToken?.string == rt)
+            #expect(try await h.vault.verify().isSound)
         }
     }
 
@@ -178,11 +256,10 @@ struct PolicyTests {
 
     @Test("PKCE S256 matches RFC 7636 Appendix B")
     func pkce() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-        let challenge = Array(verifier.utf8).withUnsafeBytes {
+        let challenge = Array(PKCEVector.verifier.utf8).withUnsafeBytes {
             AuthorizationSession.base64URL(bytes: Sodium.sha256($0))
         }
-        #expect(challenge == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        #expect(challenge == PKCEVector.challenge)
     }
 
     @Test("Retry-After as seconds or HTTP date")

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
+import TestSupport
 import Testing
 
 @testable import SendcloudOAuth
@@ -117,9 +118,19 @@ struct GrantTests {
     @Test("a mismatched state or an error redirect is refused")
     func stateMismatch() {
         let session = AuthorizationSession(redirectURI: "http://127.0.0.1:9/callback")
-        #expect(throws: OAuthError.self) { try session.code(from: ["code": "c", "state": session.state + "x"]) }
-        #expect(throws: OAuthError.self) { try session.code(from: ["code": "c"]) }
-        #expect(throws: OAuthError.self) { try session.code(from: ["error": "access_denied", "state": session.state]) }
+        let mismatched = #expect(throws: OAuthError.self) {
+            try session.code(from: ["code": "c", "state": session.state + "x"])
+        }
+        #expect(mismatched?.code == .authorizationFailed)
+        #expect(mismatched?.message.contains("state") == true, "\(String(describing: mismatched))")
+        let missing = #expect(throws: OAuthError.self) { try session.code(from: ["code": "c"]) }
+        #expect(missing?.code == .authorizationFailed)
+        #expect(missing?.message.contains("state") == true, "\(String(describing: missing))")
+        let refused = #expect(throws: OAuthError.self) {
+            try session.code(from: ["error": "access_denied", "state": session.state])
+        }
+        #expect(refused?.code == .authorizationFailed)
+        #expect(refused?.message.contains("access_denied") == true, "\(String(describing: refused))")
         #expect((try? session.code(from: ["code": "c", "state": session.state]))?.string == "c")
         #expect(session.codeVerifier.count >= 43)
     }
@@ -208,16 +219,5 @@ func authorizeInBrowser(_ h: Harness) async throws -> (AuthorizationSession, Sec
         clientID: Harness.clientID,
         scope: "api offline_access"
     )
-    return (session, try session.code(from: try await followAuthorize(url, http: h.http)))
-}
-
-/// GETs the authorize URL without following the redirect and returns the redirect's query parameters.
-func followAuthorize(_ url: String, http: HTTPClient) async throws -> [String: String] {
-    let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
-    #expect(response.status == .found || response.status == .seeOther || response.status == .temporaryRedirect)
-    let location = try #require(response.headers.first(name: "Location"))
-    let components = try #require(URLComponents(string: location))
-    var parameters: [String: String] = [:]
-    for item in components.queryItems ?? [] { parameters[item.name] = item.value ?? "" }
-    return parameters
+    return (session, try session.code(from: try await AuthorizeAnswer.redirect(url, http: h.http).query))
 }

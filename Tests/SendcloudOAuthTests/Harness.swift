@@ -7,24 +7,8 @@ import NIOCore
 import NIOHTTP1
 import SendcloudOAuth
 import SendcloudTestServer
+import TestSupport
 import Testing
-
-/// A private temporary directory, removed when released.
-final class TempDir: Sendable {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("scv-oauth-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(
-            at: base,
-            withIntermediateDirectories: true,
-            attributes: [.posixPermissions: 0o700]
-        )
-        path = base.path
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 extension SecureBytes {
     var string: String { unsafeStringValue() ?? "" }
@@ -61,7 +45,7 @@ struct Harness {
 
     static func start(logger: Logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }) async throws -> Harness
     {
-        let dir = try TempDir()
+        let dir = try TempDir(prefix: "scv-oauth")
         let path = dir.path + "/vault.sqlite"
         let key = KeyFileKey.generate()
         let vault = try await CredentialVault.create(
@@ -69,8 +53,7 @@ struct Harness {
             slots: [.key(key)],
             logger: logger
         )
-        let server = try await FakeSendcloud.start()
-        server.registerClient(id: clientID, secret: clientSecret)
+        let server = try await FakeSendcloud.start(registering: [clientID: clientSecret])
         let configuration = fastClient
         let http = TokenEndpointClient.makeHTTPClient(configuration: configuration)
         let provider = TokenProvider(
@@ -143,14 +126,7 @@ struct Harness {
 
 /// Runs `body` with a started harness and always stops it.
 func withHarness(_ body: (Harness) async throws -> Void) async throws {
-    let harness = try await Harness.start()
-    do {
-        try await body(harness)
-    } catch {
-        await harness.stop()
-        throw error
-    }
-    await harness.stop()
+    try await withClosing(try await Harness.start(), close: { await $0.stop() }, body)
 }
 
 /// Expects an ``OAuthError`` with `code`; returns it.

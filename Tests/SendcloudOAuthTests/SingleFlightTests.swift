@@ -8,6 +8,9 @@ import NIOCore
 import NIOHTTP1
 import SendcloudOAuth
 import SendcloudTestServer
+import ServiceLifecycle
+import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Single flight and the refresher")
@@ -109,7 +112,7 @@ struct SingleFlightTests {
         }
     }
 
-    @Test("the refresher refreshes due accounts only, with bounded concurrency and a rate cap")
+    @Test("the refresher refreshes due accounts only; force adds reauth-required ones, never basic ones")
     func refresher() async throws {
         try await withHarness { h in
             for i in 0..<6 { try await h.addRefreshAccount(try AccountName("due-\(i)")) }
@@ -136,6 +139,7 @@ struct SingleFlightTests {
             #expect(outcomes.allSatisfy { if case .success = $0.result { true } else { false } })
             #expect(h.server.stats.refreshGrants == 6)
             #expect(h.server.stats.clientCredentialsGrants == 1)
+            #expect(h.server.stats.maxConcurrentTokenRequests <= 3)
             #expect(try await refresher.dueAccounts().isEmpty)
 
             // force: everything but basic, reauth-required included (which fails again here).
@@ -170,18 +174,81 @@ struct SingleFlightTests {
         }
     }
 
-    @Test("the refresher runs as a Service and stops on graceful shutdown")
+    @Test("the refresher's concurrency bound holds at the server: never more token requests in flight than configured")
+    func refresherConcurrencyBound() async throws {
+        try await withHarness { h in
+            for i in 0..<9 { try await h.addRefreshAccount(try AccountName("due-\(i)")) }
+            // Every request is held at the server, so that refreshes that are allowed to overlap do.
+            h.server.setPermanentFault(.slow(seconds: 0.5))
+            var configuration = TokenRefresher.Configuration()
+            configuration.concurrency = 3
+            configuration.jitter = .zero
+            let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
+            let outcomes = try await refresher.refreshDue()
+            #expect(outcomes.count == 9)
+            #expect(outcomes.allSatisfy { if case .success = $0.result { true } else { false } })
+            #expect(h.server.stats.refreshGrants == 9)
+            // Measured by the server: the bound holds, and the refreshes did run side by side (so the measurement
+            // sees concurrency when there is some).
+            let observed = h.server.stats.maxConcurrentTokenRequests
+            #expect(observed <= 3, "the server saw \(observed) token requests at once")
+            #expect(observed >= 2, "the refreshes never overlapped: the bound was not exercised")
+        }
+    }
+
+    @Test("the refresher's rate cap holds at the server: no 1-second window holds more than cap + burst arrivals")
+    func refresherRateCap() async throws {
+        try await withHarness { h in
+            let count = 8
+            for i in 0..<count { try await h.addRefreshAccount(try AccountName("due-\(i)")) }
+            var configuration = TokenRefresher.Configuration()
+            configuration.concurrency = count  // only the cap holds the requests back
+            configuration.jitter = .zero
+            configuration.maxRequestsPerSecond = 2
+            let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
+            let outcomes = try await refresher.refreshDue()
+            #expect(outcomes.count == count)
+            #expect(outcomes.allSatisfy { if case .success = $0.result { true } else { false } })
+            let arrivals = h.server.tokenRequestArrivals.sorted()
+            try #require(arrivals.count == count)
+            // The cap is a token bucket of one second's worth (2 at once), refilled at 2 per second: in any window
+            // [t, t + 1 s) at most 2 + 2 requests may start. The server sees them after the client's own work (lock,
+            // vault read, connection), which varies between requests under load; a slow cap leaves room for that.
+            // Only this lower bound on the spacing is asserted, never how long the pass took.
+            let cap = 2
+            let burst = 2
+            var busiest = 0
+            for (i, start) in arrivals.enumerated() {
+                busiest = max(busiest, arrivals[i...].prefix { $0 - start < .seconds(1) }.count)
+            }
+            #expect(busiest <= cap + burst, "\(busiest) token requests arrived within one second: \(arrivals)")
+        }
+    }
+
+    @Test("the refresher runs as a Service in a ServiceGroup and stops on the group's graceful shutdown")
     func refresherService() async throws {
         try await withHarness { h in
             try await h.addRefreshAccount("acme")
             var configuration = TokenRefresher.Configuration()
-            configuration.interval = .milliseconds(50)
+            // After its first pass the refresher sleeps for an hour: only the graceful shutdown can end it.
+            configuration.interval = .seconds(3600)
             configuration.jitter = .zero
             let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
-            let task = Task { try await refresher.run() }
-            for _ in 0..<100 where h.server.stats.refreshGrants == 0 { try await Task.sleep(for: .milliseconds(20)) }
-            task.cancel()
-            try await task.value
+            let group = ServiceGroup(
+                configuration: .init(services: [refresher], gracefulShutdownSignals: [], logger: h.logger)
+            )
+            let ended = Mutex(false)
+            let running = Task {
+                defer { ended.withLock { $0 = true } }
+                try await group.run()
+            }
+            for _ in 0..<1500 where h.server.stats.refreshGrants == 0 { try await Task.sleep(for: .milliseconds(20)) }
+            try #require(h.server.stats.refreshGrants == 1, "the refresher's first pass did not refresh")
+            #expect(!ended.withLock { $0 }, "the service group ended before its graceful shutdown")
+            await group.triggerGracefulShutdown()
+            // run() returns without an error only if the refresher returned on the graceful shutdown (a service
+            // that ends on its own, or throws, makes the group throw).
+            try await running.value
             #expect(h.server.stats.refreshGrants == 1)
             #expect(try await h.vault.account(named: "acme").accessTokenExpiresAt != nil)
         }

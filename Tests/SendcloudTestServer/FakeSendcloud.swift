@@ -10,8 +10,13 @@ import Synchronization
 ///   HTTP Basic client authentication, refresh-token rotation with reuse detection, Hydra's error body.
 /// - `GET /oauth2/auth`: approves at once and redirects to the (loopback) `redirect_uri` with a code.
 ///
-/// Faults can be queued (one per request) or made permanent to test a client's error handling.
+/// Faults can be queued (one per request, so several can be chained: 500, then a reset, then success) or made
+/// permanent to test a client's error handling. The server also measures what a client does to it: the most token
+/// requests it had in flight at once and the arrival time of each (``Stats``, ``tokenRequestArrivals``).
 public final class FakeSendcloud: Sendable {
+    /// A way for the server to misbehave, injected with ``injectFaults(_:)`` or ``setPermanentFault(_:)``.
+    ///
+    /// Unless a case says otherwise the request is not processed: no grant is used, no token rotated.
     public enum Fault: Sendable, Equatable {
         /// 500 with the spec's JSON error body (error `server_error`).
         case internalServerError
@@ -29,22 +34,38 @@ public final class FakeSendcloud: Sendable {
         case json200(String)
         /// Waits that long before processing the request, then answers normally.
         case slow(seconds: Double)
+        /// Resets the connection (`SO_LINGER` 0, then close) once the request has arrived, without answering.
+        case reset
+        /// Processes the request as usual (a refresh token is rotated and spent, a code used: the server's state is
+        /// committed), waits `delay` seconds, then closes the connection without any response. This is the
+        /// lost-rotation case of DESIGN §5: the client cannot learn the new refresh token, and the one it holds was
+        /// rotated away.
+        case dropAfterProcessing(delay: Double = 0)
         /// For the authorize endpoint: redirects with a state different from the one asked.
         case wrongState
     }
 
+    /// Counters of what the server received and did, since it started or since ``resetStats()``.
     public struct Stats: Sendable, Equatable {
         /// Every POST to the token path, faulted or not.
         public var tokenRequests: Int
+        /// Successful `client_credentials` grants.
         public var clientCredentialsGrants: Int
+        /// Successful `authorization_code` grants.
         public var authorizationCodeGrants: Int
         /// Successful `refresh_token` grants.
         public var refreshGrants: Int
+        /// Requests answered with `invalid_grant` (unknown, used, revoked or foreign grants).
         public var invalidGrant: Int
+        /// Requests answered with `invalid_client` (client authentication failed).
         public var invalidClient: Int
         /// Faults applied, on the token and the authorize endpoint.
         public var faultsServed: Int
+        /// The most token requests that were in the server at the same time (from arrival until the handler has
+        /// its answer, a `.slow` fault's delay included).
+        public var maxConcurrentTokenRequests: Int
 
+        /// Counters with these values, zero by default (to compare ``FakeSendcloud/stats`` with).
         public init(
             tokenRequests: Int = 0,
             clientCredentialsGrants: Int = 0,
@@ -52,7 +73,8 @@ public final class FakeSendcloud: Sendable {
             refreshGrants: Int = 0,
             invalidGrant: Int = 0,
             invalidClient: Int = 0,
-            faultsServed: Int = 0
+            faultsServed: Int = 0,
+            maxConcurrentTokenRequests: Int = 0
         ) {
             self.tokenRequests = tokenRequests
             self.clientCredentialsGrants = clientCredentialsGrants
@@ -61,17 +83,20 @@ public final class FakeSendcloud: Sendable {
             self.invalidGrant = invalidGrant
             self.invalidClient = invalidClient
             self.faultsServed = faultsServed
+            self.maxConcurrentTokenRequests = maxConcurrentTokenRequests
         }
     }
 
     /// The server could not start.
     public struct StartError: Error, CustomStringConvertible {
+        /// What went wrong.
         public var description: String
     }
 
     private let core: FakeSendcloudCore
     private let group: ServiceGroup
     private let runTask: Task<Void, Never>
+    /// The port on 127.0.0.1 the server listens on.
     public let port: Int
 
     private init(core: FakeSendcloudCore, group: ServiceGroup, runTask: Task<Void, Never>, port: Int) {
@@ -84,8 +109,8 @@ public final class FakeSendcloud: Sendable {
     /// Starts a server on 127.0.0.1 on a free port; returns once it accepts connections.
     public static func start() async throws -> FakeSendcloud {
         let core = FakeSendcloudCore()
-        let router = Router()
-        router.post("/oauth2/token") { request, _ in await core.token(request) }
+        let router = Router(context: FakeSendcloudContext.self)
+        router.post("/oauth2/token") { request, context in await core.token(request, channel: context.channel) }
         router.get("/oauth2/auth") { request, _ in core.authorize(request) }
 
         let logger = Logger(label: "FakeSendcloud", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -135,8 +160,11 @@ public final class FakeSendcloud: Sendable {
         Task { await group.triggerGracefulShutdown() }
     }
 
+    /// `http://127.0.0.1:PORT`.
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+    /// The token endpoint, `POST` only.
     public var tokenURL: String { baseURL + "/oauth2/token" }
+    /// The authorize endpoint, `GET` only.
     public var authorizeURL: String { baseURL + "/oauth2/auth" }
 
     // MARK: Configuration
@@ -164,8 +192,11 @@ public final class FakeSendcloud: Sendable {
         core.state.withLock { $0.rotatesRefreshTokens = rotates }
     }
 
-    /// Queues faults. Each token request consumes the next queued token fault; each authorize request
-    /// consumes the next queued `.wrongState`. (The two kinds form separate queues, each in the given order.)
+    /// Queues faults behind those already queued. Each token request consumes the next queued token fault; each
+    /// authorize request consumes the next queued `.wrongState`. (The two kinds form separate queues, each in the
+    /// given order.) So `[.internalServerError, .reset]` makes the next token request a 500, the one after it a
+    /// reset connection, and the third a normal answer. An empty array leaves the queues as they are; see
+    /// ``clearFaults()``.
     public func injectFaults(_ faults: [Fault]) {
         core.state.withLock { $0.enqueue(faults) }
     }
@@ -176,6 +207,14 @@ public final class FakeSendcloud: Sendable {
         core.state.withLock { $0.permanentFault = fault }
     }
 
+    /// Drops every queued fault (the permanent one stays).
+    public func clearFaults() {
+        core.state.withLock {
+            $0.queuedTokenFaults = []
+            $0.queuedAuthorizeFaults = []
+        }
+    }
+
     /// The faults queued and not yet served.
     public var pendingFaults: [Fault] {
         core.state.withLock { $0.queuedTokenFaults + $0.queuedAuthorizeFaults }
@@ -183,12 +222,24 @@ public final class FakeSendcloud: Sendable {
 
     // MARK: Observation
 
+    /// The counters so far.
     public var stats: Stats {
         core.state.withLock { $0.stats }
     }
 
+    /// When each token request arrived (before any fault was applied), in arrival order, on the continuous clock.
+    /// Tests measure a client's spacing of requests with these, not with their own clock.
+    public var tokenRequestArrivals: [ContinuousClock.Instant] {
+        core.state.withLock { $0.tokenRequestArrivals }
+    }
+
+    /// Zeroes ``stats`` and forgets ``tokenRequestArrivals`` (requests in flight still count as in flight).
     public func resetStats() {
-        core.state.withLock { $0.stats = Stats() }
+        core.state.withLock { state in
+            state.stats = Stats()
+            state.stats.maxConcurrentTokenRequests = state.tokenRequestsInFlight
+            state.tokenRequestArrivals = []
+        }
     }
 
     /// Issued, not revoked (refresh and reuse detection revoke), not expired.

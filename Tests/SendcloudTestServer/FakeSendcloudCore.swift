@@ -3,6 +3,14 @@ import Hummingbird
 import NIOCore
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The request handlers and state of the fake server. Kept apart from `FakeSendcloud` so that the router's
 /// closures do not retain the object that owns the running service group.
 final class FakeSendcloudCore: Sendable {
@@ -12,7 +20,16 @@ final class FakeSendcloudCore: Sendable {
 
     // MARK: Token endpoint
 
-    func token(_ request: Request) async -> Response {
+    func token(_ request: Request, channel: any Channel) async -> Response {
+        state.withLock { state in
+            state.tokenRequestArrivals.append(.now)
+            state.tokenRequestsInFlight += 1
+            state.stats.maxConcurrentTokenRequests = max(
+                state.stats.maxConcurrentTokenRequests,
+                state.tokenRequestsInFlight
+            )
+        }
+        defer { state.withLock { $0.tokenRequestsInFlight -= 1 } }
         var request = request
         let body: ByteBuffer
         do {
@@ -33,14 +50,43 @@ final class FakeSendcloudCore: Sendable {
             if fault != nil { state.stats.faultsServed += 1 }
             return fault
         }
-        if let fault {
-            if case .slow(let seconds) = fault {
-                await sleep(seconds: seconds)
-            } else {
-                return Self.faultResponse(fault)
-            }
+        var dropAfter: Double?
+        switch fault {
+        case .none:
+            break
+        case .slow(let seconds):
+            await sleep(seconds: seconds)
+        case .reset:
+            await Self.close(channel, reset: true)
+            return Self.unsent
+        case .dropAfterProcessing(let delay):
+            dropAfter = delay
+        case .some(let fault):
+            return Self.faultResponse(fault)
         }
+        let response = process(form: form, isForm: isForm, authorization: authorization)
+        if let dropAfter {
+            // The grant has been processed and the state committed: the client never learns the outcome.
+            await sleep(seconds: dropAfter)
+            await Self.close(channel, reset: false)
+            return Self.unsent
+        }
+        return response
+    }
 
+    /// What a handler returns after it closed the connection itself: Hummingbird's attempt to write it fails.
+    private static var unsent: Response { Response(status: .internalServerError) }
+
+    /// Closes the connection without an answer; with `reset`, as a reset (`SO_LINGER` 0).
+    private static func close(_ channel: any Channel, reset: Bool) async {
+        if reset, let socket = channel as? any SocketOptionProvider {
+            _ = try? await socket.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+        }
+        _ = try? await channel.close().get()
+    }
+
+    /// The request's answer from the grant handlers, the state changed under the lock.
+    private func process(form: [String: String]?, isForm: Bool, authorization: String?) -> Response {
         guard isForm else {
             return Self.error(
                 400,
@@ -416,8 +462,8 @@ final class FakeSendcloudCore: Sendable {
             return body(200, contentType: "application/json;charset=UTF-8", oversizedJSON(bytes: bytes))
         case .json200(let text):
             return body(200, contentType: "application/json;charset=UTF-8", ByteBuffer(string: text))
-        case .slow, .wrongState:
-            // `.slow` is handled by the caller; `.wrongState` never reaches the token endpoint.
+        case .slow, .reset, .dropAfterProcessing, .wrongState:
+            // The connection faults are handled by the caller; `.wrongState` never reaches the token endpoint.
             return error(500, "server_error", hint: "Unexpected fault.")
         }
     }

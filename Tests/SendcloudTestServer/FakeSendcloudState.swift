@@ -52,6 +52,8 @@ struct FakeSendcloudState: Sendable {
     var queuedAuthorizeFaults: [FakeSendcloud.Fault] = []
     var permanentFault: FakeSendcloud.Fault?
     var stats = FakeSendcloud.Stats()
+    var tokenRequestsInFlight = 0
+    var tokenRequestArrivals: [ContinuousClock.Instant] = []
     var receivedForms: [[String: String]] = []
     var receivedAuthorizationHeaders: [String] = []
     var accessTokens: [String: AccessToken] = [:]

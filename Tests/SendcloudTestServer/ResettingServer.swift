@@ -12,15 +12,21 @@ import Darwin
 /// A TCP listener on 127.0.0.1 that accepts connections and resets them (`SO_LINGER` 0, then close) as soon as
 /// the request has arrived, without answering: to test how a client handles "connection reset by peer".
 public final class ResettingServer: Sendable {
+    /// A socket call failed while starting the server.
     public struct SocketError: Error, CustomStringConvertible {
+        /// The call that failed, such as `bind`.
         public var operation: String
+        /// Its `errno`.
         public var code: Int32
+        /// The call and the system's message for the error.
         public var description: String { "\(operation) failed: \(String(cString: strerror(code)))" }
     }
 
     private let loop: AcceptLoop
+    /// The port on 127.0.0.1 the server listens on.
     public let port: Int
 
+    /// A token-endpoint URL on this server (every path is reset alike).
     public var url: String { "http://127.0.0.1:\(port)/oauth2/token" }
 
     private init(loop: AcceptLoop, port: Int) {

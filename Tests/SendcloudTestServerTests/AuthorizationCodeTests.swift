@@ -1,5 +1,6 @@
 import Foundation
 import SendcloudTestServer
+import TestSupport
 import Testing
 
 @Suite("Authorization code with PKCE")
@@ -25,7 +26,7 @@ struct AuthorizationCodeTests {
     }
 
     @Test func happyPathIssuesTokensAndCodeIsSingleUse() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let (redirect, query) = try await authorize(server, client, state: "st ate/+&=1234")
             #expect(redirect.status == 302)
             let location = try #require(redirect.header("Location"))
@@ -55,7 +56,7 @@ struct AuthorizationCodeTests {
     }
 
     @Test func noOfflineScopeMeansNoRefreshToken() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let existingQuery = "http://localhost:8080/cb?tenant=a"
             let (_, query) = try await authorize(server, client, redirectURI: existingQuery, scope: "api")
             let code = try #require(query["code"])
@@ -68,7 +69,7 @@ struct AuthorizationCodeTests {
     }
 
     @Test func wrongVerifierIsInvalidGrantAndBurnsTheCode() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let (_, query) = try await authorize(server, client)
             let code = try #require(query["code"])
             let wrong = String(repeating: "a", count: 43)
@@ -88,7 +89,7 @@ struct AuthorizationCodeTests {
     }
 
     @Test func redirectURIAndClientMustMatch() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let (_, query) = try await authorize(server, client)
             let code = try #require(query["code"])
             let otherRedirect = try await exchange(server, client, code: code, redirectURI: "http://127.0.0.1:9/other")
@@ -114,7 +115,7 @@ struct AuthorizationCodeTests {
     }
 
     @Test func invalidAuthorizeRequestsAre400() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let unknownClient = try await authorize(server, client, clientID: "nobody")
             #expect(unknownClient.reply.status == 400)
             #expect(unknownClient.reply.string("error") == "invalid_client")
@@ -155,7 +156,7 @@ struct AuthorizationCodeTests {
     }
 
     @Test func wrongStateFaultIsConsumedOnce() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.injectFaults([.wrongState])
             let faulted = try await authorize(server, client, state: "expected-state")
             #expect(faulted.reply.status == 302)

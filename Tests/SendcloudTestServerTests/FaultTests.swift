@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
+import TestSupport
 import Testing
 
 @Suite("Faults")
@@ -52,14 +53,14 @@ struct FaultTests {
             #expect(reply.status == 200)
             #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true)
             #expect(reply.body == text)
-        case .slow, .wrongState:
+        case .slow, .reset, .dropAfterProcessing, .wrongState:
             Issue.record("not an answering fault")
         }
     }
 
     @Test(arguments: answeringFaults)
     func faultIsServedOnceAndConsumesNothing(_ fault: FakeSendcloud.Fault) async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let token = server.issueRefreshToken(clientID: TestClient.clientID)
             server.injectFaults([fault])
             let faulted = try await client.token(server, [("grant_type", "refresh_token"), ("refresh_token", token)])
@@ -78,7 +79,7 @@ struct FaultTests {
     }
 
     @Test func queuedFaultsAreServedInOrder() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.injectFaults([.tooManyRequests(retryAfter: 1), .internalServerError, .nonJSON200])
             var statuses: [Int] = []
             for _ in 0..<4 {
@@ -91,7 +92,7 @@ struct FaultTests {
     }
 
     @Test func permanentFaultAppliesUntilCleared() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.setPermanentFault(.badGatewayHTML)
             for _ in 0..<3 {
                 let reply = try await client.token(server, [("grant_type", "client_credentials")])
@@ -106,7 +107,7 @@ struct FaultTests {
     }
 
     @Test func slowFaultDelaysThenAnswers() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let token = server.issueRefreshToken(clientID: TestClient.clientID)
             server.injectFaults([.slow(seconds: 0.3)])
             let clock = ContinuousClock()
@@ -124,7 +125,7 @@ struct FaultTests {
     }
 
     @Test func slowFaultTimesOutAClient() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.injectFaults([.slow(seconds: 5)])
             var request = HTTPClientRequest(url: server.tokenURL)
             request.method = .POST
@@ -133,7 +134,7 @@ struct FaultTests {
             await #expect(throws: (any Error).self) {
                 _ = try await client.http.execute(request, timeout: .milliseconds(200))
             }
-            // stop() (run by withFakeSendcloud) does not wait for the remaining seconds of the slow fault.
+            // stop() (run by withServerAndClient) does not wait for the remaining seconds of the slow fault.
         }
     }
 
@@ -150,6 +151,121 @@ struct FaultTests {
         await server.stop()
         _ = await request.result
         try await http.shutdown()
+    }
+}
+
+@Suite("Connection faults, chained faults, and what the server measures")
+struct ConnectionFaultTests {
+    static func refresh(_ token: String) -> [(String, String)] {
+        [("grant_type", "refresh_token"), ("refresh_token", token)]
+    }
+
+    @Test("reset: the connection is reset without an answer, and the refresh token is not spent")
+    func reset() async throws {
+        try await withServerAndClient { server, client in
+            let token = server.issueRefreshToken(clientID: TestClient.clientID)
+            server.injectFaults([.reset])
+            let error = await #expect(throws: (any Error).self) {
+                _ = try await client.token(server, Self.refresh(token))
+            }
+            #expect(String(describing: error).lowercased().contains("reset"), "\(String(describing: error))")
+            #expect(server.isRefreshTokenActive(token))
+            #expect(server.stats.refreshGrants == 0)
+            #expect(server.stats.faultsServed == 1)
+            let again = try await client.token(server, Self.refresh(token))
+            #expect(again.status == 200)
+        }
+    }
+
+    @Test("dropAfterProcessing: the grant is processed and committed, then the connection closes without an answer")
+    func dropAfterProcessing() async throws {
+        try await withServerAndClient { server, client in
+            let token = server.issueRefreshToken(clientID: TestClient.clientID)
+            server.injectFaults([.dropAfterProcessing()])
+            await #expect(throws: (any Error).self) {
+                _ = try await client.token(server, Self.refresh(token))
+            }
+            // The rotation happened at the server: the token the client still holds was rotated away.
+            #expect(server.stats.refreshGrants == 1)
+            #expect(!server.isRefreshTokenActive(token))
+            // Presenting it again is reuse: invalid_grant (and the chain is revoked).
+            let reuse = try await client.token(server, Self.refresh(token))
+            #expect(reuse.status == 400)
+            #expect(reuse.string("error") == "invalid_grant")
+            #expect(server.stats.invalidGrant == 1)
+        }
+    }
+
+    @Test("dropAfterProcessing with a delay holds the processed request before dropping it")
+    func dropAfterProcessingDelayed() async throws {
+        try await withServerAndClient { server, client in
+            let token = server.issueRefreshToken(clientID: TestClient.clientID)
+            server.injectFaults([.dropAfterProcessing(delay: 30)])
+            let request = Task { try await client.token(server, Self.refresh(token)) }
+            // Processed (and committed) while the connection is still open.
+            while server.stats.refreshGrants == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(!server.isRefreshTokenActive(token))
+            // stop() ends the hold early; the client then sees the connection close without an answer.
+            await server.stop()
+            await #expect(throws: (any Error).self) { _ = try await request.value }
+        }
+    }
+
+    @Test("faults chain on one endpoint: 500, then a reset, then success; each consumed by one request")
+    func chainedFaults() async throws {
+        try await withServerAndClient { server, client in
+            let token = server.issueRefreshToken(clientID: TestClient.clientID)
+            server.injectFaults([.internalServerError])
+            server.injectFaults([.reset])  // appended behind the 500
+            #expect(server.pendingFaults == [.internalServerError, .reset])
+            #expect(try await client.token(server, Self.refresh(token)).status == 500)
+            #expect(server.pendingFaults == [.reset])
+            await #expect(throws: (any Error).self) { _ = try await client.token(server, Self.refresh(token)) }
+            #expect(server.pendingFaults.isEmpty)
+            let success = try await client.token(server, Self.refresh(token))
+            #expect(success.status == 200)
+            #expect(server.stats.tokenRequests == 3)
+            #expect(server.stats.faultsServed == 2)
+            #expect(server.stats.refreshGrants == 1)
+        }
+    }
+
+    @Test("clearFaults drops the queued faults")
+    func clearFaults() async throws {
+        try await withServerAndClient { server, client in
+            server.injectFaults([.internalServerError, .reset])
+            server.clearFaults()
+            #expect(server.pendingFaults.isEmpty)
+            let reply = try await client.token(server, [("grant_type", "client_credentials")])
+            #expect(reply.status == 200)
+            #expect(server.stats.faultsServed == 0)
+        }
+    }
+
+    @Test("the server counts the token requests in flight at once and records when each arrived")
+    func concurrencyAndArrivals() async throws {
+        try await withServerAndClient { server, client in
+            for _ in 0..<3 {
+                _ = try await client.token(server, [("grant_type", "client_credentials")])
+            }
+            #expect(server.stats.maxConcurrentTokenRequests == 1)
+            #expect(server.tokenRequestArrivals.count == 3)
+            #expect(server.tokenRequestArrivals == server.tokenRequestArrivals.sorted())
+
+            server.resetStats()
+            #expect(server.stats.maxConcurrentTokenRequests == 0)
+            #expect(server.tokenRequestArrivals.isEmpty)
+            // Three requests held at the server together: once all three have arrived, all three are in flight.
+            server.setPermanentFault(.slow(seconds: 30))
+            let requests = (0..<3).map { _ in
+                Task { try await client.token(server, [("grant_type", "client_credentials")]) }
+            }
+            while server.stats.tokenRequests < 3 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(server.stats.maxConcurrentTokenRequests == 3)
+            #expect(server.tokenRequestArrivals.count == 3)
+            await server.stop()  // ends the holds
+            for request in requests { _ = await request.result }
+        }
     }
 }
 

@@ -2,12 +2,13 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import SendcloudTestServer
+import TestSupport
 import Testing
 
 @Suite("Token endpoint")
 struct TokenEndpointTests {
     @Test func clientCredentialsSucceeds() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let reply = try await client.token(server, [("grant_type", "client_credentials"), ("scope", "api")])
             #expect(reply.status == 200)
             #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true)
@@ -22,12 +23,15 @@ struct TokenEndpointTests {
             #expect(!server.isAccessTokenValid("at_unknown"))
             #expect(server.receivedForms == [["grant_type": "client_credentials", "scope": "api"]])
             #expect(server.receivedAuthorizationHeaders == [TestClient.basic()])
-            #expect(server.stats == FakeSendcloud.Stats(tokenRequests: 1, clientCredentialsGrants: 1))
+            #expect(
+                server.stats
+                    == FakeSendcloud.Stats(tokenRequests: 1, clientCredentialsGrants: 1, maxConcurrentTokenRequests: 1)
+            )
         }
     }
 
     @Test func tokensAreDistinctAndLifetimeIsConfigurable() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.setAccessTokenLifetime(seconds: 120)
             let first = try await client.token(server, [("grant_type", "client_credentials")])
             let second = try await client.token(server, [("grant_type", "client_credentials")])
@@ -43,7 +47,7 @@ struct TokenEndpointTests {
     }
 
     @Test func badClientAuthenticationIsInvalidClient() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let attempts: [String?] = [
                 TestClient.basic(secret: "wrong"),
                 TestClient.basic(id: "nobody"),
@@ -76,7 +80,7 @@ struct TokenEndpointTests {
     }
 
     @Test func malformedRequestsAreRejected() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let json = try await client.post(
                 server.tokenURL,
                 body: #"{"grant_type":"client_credentials"}"#,
@@ -105,7 +109,7 @@ struct TokenEndpointTests {
     }
 
     @Test func refreshRotatesTheToken() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let original = server.issueRefreshToken(clientID: TestClient.clientID)
             #expect(server.isRefreshTokenActive(original))
 
@@ -134,7 +138,7 @@ struct TokenEndpointTests {
     }
 
     @Test func reusedRefreshTokenRevokesTheChain() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let original = server.issueRefreshToken(clientID: TestClient.clientID)
             let first = try await client.token(server, [("grant_type", "refresh_token"), ("refresh_token", original)])
             let rotated = try #require(first.string("refresh_token"))
@@ -166,7 +170,7 @@ struct TokenEndpointTests {
     }
 
     @Test func refreshTokenOfAnotherClientIsInvalidGrant() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.registerClient(id: "other", secret: "other-secret")
             let token = server.issueRefreshToken(clientID: "other")
             let reply = try await client.token(server, [("grant_type", "refresh_token"), ("refresh_token", token)])
@@ -177,7 +181,7 @@ struct TokenEndpointTests {
     }
 
     @Test func rotationOffKeepsTheToken() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             server.setRotatesRefreshTokens(false)
             let token = server.issueRefreshToken(clientID: TestClient.clientID, scope: "api offline")
             for _ in 0..<2 {
@@ -193,7 +197,7 @@ struct TokenEndpointTests {
     }
 
     @Test func statsCountAndReset() async throws {
-        try await withFakeSendcloud { server, client in
+        try await withServerAndClient { server, client in
             let token = server.issueRefreshToken(clientID: TestClient.clientID)
             server.injectFaults([.internalServerError])
             _ = try await client.token(server, [("grant_type", "client_credentials")])
@@ -207,7 +211,8 @@ struct TokenEndpointTests {
                 refreshGrants: 1,
                 invalidGrant: 1,
                 invalidClient: 1,
-                faultsServed: 1
+                faultsServed: 1,
+                maxConcurrentTokenRequests: 1  // one request after the other
             )
             #expect(server.stats == expected)
             #expect(server.receivedForms.count == 5)

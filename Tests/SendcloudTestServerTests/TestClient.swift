@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SendcloudTestServer
+import TestSupport
 
 /// An answer from the fake server, read whole.
 struct Reply {
@@ -75,32 +76,14 @@ struct TestClient {
     }
 }
 
-/// Starts a fake server with the test client registered and an HTTP client; stops both afterwards.
-func withFakeSendcloud(_ body: (FakeSendcloud, TestClient) async throws -> Void) async throws {
-    let server = try await FakeSendcloud.start()
-    server.registerClient(id: TestClient.clientID, secret: TestClient.clientSecret)
-    let http = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: .init(redirectConfiguration: .disallow)
-    )
-    do {
-        try await body(server, TestClient(http: http))
-    } catch {
-        try? await http.shutdown()
-        await server.stop()
-        throw error
+/// Starts a fake server with the test client registered and a non-redirecting HTTP client; stops both afterwards.
+func withServerAndClient(_ body: (FakeSendcloud, TestClient) async throws -> Void) async throws {
+    try await withFakeSendcloud(clients: [TestClient.clientID: TestClient.clientSecret]) { server in
+        try await withHTTPClient { http in try await body(server, TestClient(http: http)) }
     }
-    try await http.shutdown()
-    await server.stop()
 }
 
-/// RFC 7636 appendix B.
-enum PKCEVector {
-    static let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    static let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-}
-
-/// Runs the authorize step and returns the redirect's query items.
+/// Runs the authorize step (the redirect not followed) and returns the answer and the redirect's query items.
 func authorize(
     _ server: FakeSendcloud,
     _ client: TestClient,
@@ -119,12 +102,6 @@ func authorize(
         ("code_challenge", challenge),
         ("code_challenge_method", "S256"),
     ])
-    let reply = try await client.get(server.authorizeURL + "?" + query)
-    var items: [String: String] = [:]
-    if let location = reply.header("Location"), let components = URLComponents(string: location) {
-        for item in components.queryItems ?? [] {
-            items[item.name] = item.value
-        }
-    }
-    return (reply, items)
+    let answer = try await AuthorizeAnswer.fetch(server.authorizeURL + "?" + query, http: client.http)
+    return (Reply(status: answer.status, headers: answer.headers, body: answer.body), answer.query)
 }
