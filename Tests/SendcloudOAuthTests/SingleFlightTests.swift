@@ -199,29 +199,39 @@ struct SingleFlightTests {
     @Test("the refresher's rate cap holds at the server: no 1-second window holds more than cap + burst arrivals")
     func refresherRateCap() async throws {
         try await withHarness { h in
-            let count = 8
+            let count = 6
             for i in 0..<count { try await h.addRefreshAccount(try AccountName("due-\(i)")) }
+            // Warm up what a first request pays for (connections, the vault's pages), so that the measured
+            // requests take alike long from the limiter to the server.
+            try await h.addClientCredentialsAccount("warm-up")
+            var warmUp = TokenRefresher.Configuration()
+            warmUp.jitter = .zero
+            _ = try await TokenRefresher(provider: h.provider, configuration: warmUp, logger: h.logger)
+                .refreshDue(names: ["warm-up", "warm-up"])
+            h.server.resetStats()
+
             var configuration = TokenRefresher.Configuration()
             configuration.concurrency = count  // only the cap holds the requests back
             configuration.jitter = .zero
-            configuration.maxRequestsPerSecond = 2
+            configuration.maxRequestsPerSecond = 1
             let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
-            let outcomes = try await refresher.refreshDue()
+            let outcomes = try await refresher.refreshDue(names: (0..<count).map { try AccountName("due-\($0)") })
             #expect(outcomes.count == count)
             #expect(outcomes.allSatisfy { if case .success = $0.result { true } else { false } })
             let arrivals = h.server.tokenRequestArrivals.sorted()
             try #require(arrivals.count == count)
-            // The cap is a token bucket of one second's worth (2 at once), refilled at 2 per second: in any window
-            // [t, t + 1 s) at most 2 + 2 requests may start. The server sees them after the client's own work (lock,
-            // vault read, connection), which varies between requests under load; a slow cap leaves room for that.
-            // Only this lower bound on the spacing is asserted, never how long the pass took.
-            let cap = 2
-            let burst = 2
+            // The cap is a token bucket of one second's worth (1 at once), refilled at 1 per second: in any window
+            // [t, t + 1 s) at most 1 + 1 requests may start. The server sees them after the client's own work (lock,
+            // vault read, connection), whose length varies between requests on a loaded machine; a slow cap leaves
+            // room for that. Only this lower bound on the spacing is asserted, never how long the pass took.
+            let cap = 1
+            let burst = 1
             var busiest = 0
             for (i, start) in arrivals.enumerated() {
                 busiest = max(busiest, arrivals[i...].prefix { $0 - start < .seconds(1) }.count)
             }
-            #expect(busiest <= cap + burst, "\(busiest) token requests arrived within one second: \(arrivals)")
+            let offsets = arrivals.map { $0 - arrivals[0] }
+            #expect(busiest <= cap + burst, "\(busiest) token requests arrived within one second: \(offsets)")
         }
     }
 
