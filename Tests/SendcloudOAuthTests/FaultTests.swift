@@ -287,17 +287,24 @@ struct PolicyTests {
             request.method = method
             return try await http.execute(request, timeout: .seconds(5)).status
         }
-        #expect(try await status("/favicon.ico") == .notFound)
-        #expect(try await status("/callback?code=abc&state=xyz", method: .POST) == .methodNotAllowed)
-        #expect(try await status("/callback?state=xyz&code=" + String(repeating: "a", count: 9000)) == .uriTooLong)
-        // A stranger's callbacks (no state, another state, an error without the state) are refused and ignored.
-        #expect(try await status("/callback?error=access_denied") == .badRequest)
-        #expect(try await status("/callback?code=evil&state=xyw") == .badRequest)
-        #expect(try await status("/callback?code=evil") == .badRequest)
-        #expect(try await status("/callback?code=abc%2B1&state=xyz") == .ok)
-        let received = try await parameters
-        #expect(received["code"] == "abc+1")
-        #expect(received["state"] == "xyz")
+        // The client is shut down whatever happens (a client dropped while running stops the whole test process).
+        do {
+            #expect(try await status("/favicon.ico") == .notFound)
+            #expect(try await status("/callback?code=abc&state=xyz", method: .POST) == .methodNotAllowed)
+            #expect(try await status("/callback?state=xyz&code=" + String(repeating: "a", count: 9000)) == .uriTooLong)
+            // A stranger's callbacks (no state, another state, an error without the state) are refused and ignored.
+            #expect(try await status("/callback?error=access_denied") == .badRequest)
+            #expect(try await status("/callback?code=evil&state=xyw") == .badRequest)
+            #expect(try await status("/callback?code=evil") == .badRequest)
+            #expect(try await status("/callback?code=abc%2B1&state=xyz") == .ok)
+            let received = try await parameters
+            #expect(received["code"] == "abc+1")
+            #expect(received["state"] == "xyz")
+        } catch {
+            try? await http.shutdown()
+            await receiver.close()
+            throw error
+        }
         try await http.shutdown()
         await receiver.close()
     }
@@ -309,14 +316,20 @@ struct PolicyTests {
         receiver.expect(state: session.state)
         async let parameters = receiver.waitForCallback(timeout: .seconds(10))
         let http = TokenEndpointClient.makeHTTPClient()
-        let answer = try await http.execute(
-            .init(url: receiver.redirectURI + "?error=access_denied&state=" + session.state),
-            timeout: .seconds(5)
-        )
-        #expect(answer.status == .badRequest)
-        let received = try await parameters
-        let error = #expect(throws: OAuthError.self) { try session.code(from: received) }
-        #expect(error?.message.contains("access_denied") == true)
+        do {
+            let answer = try await http.execute(
+                .init(url: receiver.redirectURI + "?error=access_denied&state=" + session.state),
+                timeout: .seconds(5)
+            )
+            #expect(answer.status == .badRequest)
+            let received = try await parameters
+            let error = #expect(throws: OAuthError.self) { try session.code(from: received) }
+            #expect(error?.message.contains("access_denied") == true)
+        } catch {
+            try? await http.shutdown()
+            await receiver.close()
+            throw error
+        }
         try await http.shutdown()
         await receiver.close()
     }

@@ -92,6 +92,12 @@ struct Harness {
         )
     }
 
+    /// Runs `body` with ``secondProvider()`` and always shuts its HTTP client down.
+    func withSecondProvider<R>(_ body: (TokenProvider) async throws -> R) async throws -> R {
+        let (provider, http) = try await secondProvider()
+        return try await withClosing(provider, close: { _ in try? await http.shutdown() }, body)
+    }
+
     @discardableResult
     func addRefreshAccount(
         _ name: AccountName,
@@ -124,9 +130,12 @@ struct Harness {
     }
 }
 
-/// Runs `body` with a started harness and always stops it.
-func withHarness(_ body: (Harness) async throws -> Void) async throws {
-    try await withClosing(try await Harness.start(), close: { await $0.stop() }, body)
+/// Runs `body` with a started harness (whose parts log to `logger`) and always stops it.
+func withHarness(
+    logger: Logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
+    _ body: (Harness) async throws -> Void
+) async throws {
+    try await withClosing(try await Harness.start(logger: logger), close: { await $0.stop() }, body)
 }
 
 /// Expects an ``OAuthError`` with `code`; returns it.

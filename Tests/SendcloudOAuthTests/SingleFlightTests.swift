@@ -38,15 +38,15 @@ struct SingleFlightTests {
     func twoInstances() async throws {
         try await withHarness { h in
             try await h.addRefreshAccount("acme")
-            let (second, http) = try await h.secondProvider()
-            h.server.injectFaults([.slow(seconds: 0.3)])
-            async let a = h.provider.accessToken(for: "acme")
-            async let b = second.accessToken(for: "acme")
-            let (x, y) = try await (a, b)
-            #expect(x.value == y.value)
-            #expect(h.server.stats.tokenRequests == 1)
-            #expect(h.server.stats.invalidGrant == 0)
-            try await http.shutdown()
+            try await h.withSecondProvider { second in
+                h.server.injectFaults([.slow(seconds: 0.3)])
+                async let a = h.provider.accessToken(for: "acme")
+                async let b = second.accessToken(for: "acme")
+                let (x, y) = try await (a, b)
+                #expect(x.value == y.value)
+                #expect(h.server.stats.tokenRequests == 1)
+                #expect(h.server.stats.invalidGrant == 0)
+            }
         }
     }
 
@@ -55,21 +55,24 @@ struct SingleFlightTests {
         try await withHarness { h in
             try await h.addClientCredentialsAccount("slow")
             try await h.addClientCredentialsAccount("fast")
-            // A provider whose request timeout comfortably exceeds the held-up answer, so nothing is retried.
+            // A provider whose timeouts comfortably exceed the held-up answer, so nothing is retried.
             var patient = h.clientConfiguration
-            patient.requestTimeout = .seconds(20)
+            patient.requestTimeout = .seconds(300)
+            patient.overallTimeout = .seconds(300)
             let provider = TokenProvider(
                 vault: h.vault,
                 client: TokenEndpointClient(httpClient: h.http, configuration: patient, logger: h.logger),
                 logger: h.logger
             )
-            h.server.injectFaults([.slow(seconds: 3)])
+            // Held at the server until released below (not for a fixed time the second request must beat).
+            h.server.injectFaults([.slow(seconds: 240)])
             let slowTask = Task { try await provider.accessToken(for: "slow") }
             // Wait until the slow request has reached the server (and taken the fault).
             while h.server.stats.tokenRequests == 0 { try await Task.sleep(for: .milliseconds(5)) }
             // The second request is not faulted: it completes while the first is still held up.
             _ = try await provider.accessToken(for: "fast")
             #expect(h.server.stats.clientCredentialsGrants == 1)
+            h.server.releaseHeldRequests()
             _ = try await slowTask.value
             #expect(h.server.stats.clientCredentialsGrants == 2)
         }
@@ -158,9 +161,7 @@ struct SingleFlightTests {
             let refresher = TokenRefresher(provider: h.provider, configuration: configuration, logger: h.logger)
             #expect(try await refresher.dueAccounts() == ["acme"])
             // Another instance refreshes it after the list was made...
-            let (other, http) = try await h.secondProvider()
-            _ = try await other.accessToken(for: "acme")
-            try await http.shutdown()
+            _ = try await h.withSecondProvider { other in try await other.accessToken(for: "acme") }
             // ...so a new pass finds nothing due, and a refresh from a stale list (ifExpiringWithin, as a pass
             // uses) takes the stored token under the lock instead of refreshing again.
             #expect(try await refresher.refreshDue().isEmpty)
@@ -269,8 +270,7 @@ struct SingleFlightTests {
         let handler = InMemoryLogHandler()
         var logger = Logger(label: "test") { _ in handler }
         logger.logLevel = .trace
-        let h = try await Harness.start(logger: logger)
-        do {
+        try await withHarness(logger: logger) { h in
             let rt = try await h.addRefreshAccount("acme")
             try await h.addClientCredentialsAccount("cc")
             let token = try await h.provider.accessToken(for: "acme")
@@ -289,6 +289,5 @@ struct SingleFlightTests {
             }
             #expect(!String(describing: token).contains(token.value.string))
         }
-        await h.stop()
     }
 }

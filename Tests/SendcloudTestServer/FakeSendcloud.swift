@@ -207,6 +207,12 @@ public final class FakeSendcloud: Sendable {
         core.state.withLock { $0.permanentFault = fault }
     }
 
+    /// Ends the delay of every request held right now by `.slow` or `.dropAfterProcessing(delay:)`: each goes on at
+    /// once (answered, or dropped). Lets a test hold a request for as long as it needs, then let it go.
+    public func releaseHeldRequests() {
+        core.state.withLock { $0.releases += 1 }
+    }
+
     /// Drops every queued fault (the permanent one stays).
     public func clearFaults() {
         core.state.withLock {

@@ -503,10 +503,11 @@ final class FakeSendcloudCore: Sendable {
         return (43...128).contains(bytes.count) && bytes.allSatisfy(Encoding.isUnreserved)
     }
 
-    /// Sleeps in small steps so that `stop()` is not held up by a slow fault.
+    /// Sleeps in small steps so that `stop()` is not held up by a slow fault, and `releaseHeldRequests()` can end it.
     private func sleep(seconds: Double) async {
         let deadline = ContinuousClock.now.advanced(by: .seconds(seconds))
-        while ContinuousClock.now < deadline, !state.withLock({ $0.stopping }) {
+        let releases = state.withLock { $0.releases }
+        while ContinuousClock.now < deadline, !state.withLock({ $0.stopping || $0.releases != releases }) {
             let remaining = ContinuousClock.now.duration(to: deadline)
             try? await Task.sleep(for: min(remaining, .milliseconds(20)))
         }

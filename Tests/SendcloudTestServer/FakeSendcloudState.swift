@@ -62,6 +62,8 @@ struct FakeSendcloudState: Sendable {
     var nextChainID = 1
     var codes: [String: AuthorizationCode] = [:]
     var stopping = false
+    /// Raised by `releaseHeldRequests()`: the delays that began under an older value end at once.
+    var releases = 0
 
     // MARK: Faults
 

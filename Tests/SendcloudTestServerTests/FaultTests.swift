@@ -263,8 +263,14 @@ struct ConnectionFaultTests {
             while server.stats.tokenRequests < 3 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(server.stats.maxConcurrentTokenRequests == 3)
             #expect(server.tokenRequestArrivals.count == 3)
-            await server.stop()  // ends the holds
-            for request in requests { _ = await request.result }
+            // releaseHeldRequests() ends the holds: every held request is answered.
+            server.setPermanentFault(nil)
+            server.releaseHeldRequests()
+            for request in requests {
+                let reply = try await request.value
+                #expect(reply.status == 200)
+            }
+            #expect(server.stats.clientCredentialsGrants == 3)
         }
     }
 }
