@@ -160,6 +160,7 @@ let package = Package(
             name: "CredentialVaultTests",
             dependencies: [
                 "CredentialVault",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
             ],
@@ -169,7 +170,7 @@ let package = Package(
         // The CredentialStore conformance suite: one set of test functions, run against every store.
         .target(
             name: "CredentialStoreConformance",
-            dependencies: ["CredentialVault", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CredentialVault", "TestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/CredentialStoreConformance",
             swiftSettings: swiftSettings
         ),
@@ -182,6 +183,7 @@ let package = Package(
             name: "CredentialVaultSQLiteTests",
             dependencies: [
                 "CredentialStoreConformance",
+                "TestSupport",
                 "CredentialVault",
                 "CredentialVaultSQLite",
                 "FuzzSupport",

@@ -32,14 +32,17 @@ public final class LoopbackRedirectReceiver: Sendable {
     /// Binds 127.0.0.1:`port` (0 = any free port).
     public init(port: Int = 0) async throws(OAuthError) {
         let inbox = self.inbox
-        let onCallback: @Sendable ([String: String]) -> Bool = { parameters in inbox.offer(parameters) }
+        let onCallback: @Sendable ([String: String]) -> Bool = { parameters in inbox.accepts(parameters) }
+        let onAnswered: @Sendable ([String: String]) -> Void = { parameters in inbox.finish(.callback(parameters)) }
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 8)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(CallbackHandler(onCallback: onCallback))
+                    try channel.pipeline.syncOperations.addHandler(
+                        CallbackHandler(onCallback: onCallback, onAnswered: onAnswered)
+                    )
                     channel.eventLoop.scheduleTask(in: Self.connectionDeadline) { channel.close(promise: nil) }
                 }
             }
@@ -116,15 +119,16 @@ final class CallbackInbox: Sendable {
 
     let state = Mutex(State())
 
-    /// Whether `parameters` belong to the login in progress (constant-time `state` comparison); if so, they end the
-    /// wait.
-    func offer(_ parameters: [String: String]) -> Bool {
-        let matches = state.withLock { state -> Bool in
-            guard let expected = state.expected, let given = parameters["state"] else { return false }
+    /// Whether `parameters` belong to the login in progress (constant-time `state` comparison). The handler ends the
+    /// wait with them (``finish(_:)``) only once the browser's page is written, so that the CLI cannot exit before the
+    /// browser is answered.
+    func accepts(_ parameters: [String: String]) -> Bool {
+        state.withLock { state -> Bool in
+            guard state.outcome == nil, let expected = state.expected, let given = parameters["state"] else {
+                return false
+            }
             return SecureBytes(utf8: given) == expected
         }
-        if matches { finish(.callback(parameters)) }
-        return matches
     }
 
     /// Ends the wait with `outcome`, unless it has ended already.
@@ -145,10 +149,17 @@ final class CallbackHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let onCallback: @Sendable ([String: String]) -> Bool
+    private let onAnswered: @Sendable ([String: String]) -> Void
     private var head: HTTPRequestHead?
 
-    init(onCallback: @escaping @Sendable ([String: String]) -> Bool) {
+    /// `onCallback` says whether the parameters belong to the login in progress; `onAnswered` receives them once the
+    /// browser's page is written (or the write failed).
+    init(
+        onCallback: @escaping @Sendable ([String: String]) -> Bool,
+        onAnswered: @escaping @Sendable ([String: String]) -> Void
+    ) {
         self.onCallback = onCallback
+        self.onAnswered = onAnswered
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -158,29 +169,36 @@ final class CallbackHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let (status, page) = answer(head)
-            respond(context, status, page)
+            let (status, page, accepted) = answer(head)
+            let onAnswered = self.onAnswered
+            respond(context, status, page) { if let accepted { onAnswered(accepted) } }
         }
     }
 
-    private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String) {
-        guard head.method == .GET else { return (.methodNotAllowed, "Only GET is served here.") }
+    /// The answer to `head`, and the callback's parameters if they belong to the login in progress.
+    private func answer(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String, [String: String]?) {
+        guard head.method == .GET else { return (.methodNotAllowed, "Only GET is served here.", nil) }
         guard head.uri.utf8.count <= LoopbackRedirectReceiver.maximumTargetBytes else {
-            return (.uriTooLong, "The request is too long.")
+            return (.uriTooLong, "The request is too long.", nil)
         }
         guard let parameters = LoopbackRedirectReceiver.callbackParameters(target: head.uri) else {
-            return (.notFound, "Not found.")
+            return (.notFound, "Not found.", nil)
         }
         guard onCallback(parameters) else {
-            return (.badRequest, "This response does not belong to the login in progress; it was ignored.")
+            return (.badRequest, "This response does not belong to the login in progress; it was ignored.", nil)
         }
         if parameters["error"] != nil || parameters["code"] == nil {
-            return (.badRequest, "Authorization failed. Return to the terminal for details.")
+            return (.badRequest, "Authorization failed. Return to the terminal for details.", parameters)
         }
-        return (.ok, "Authorization received. You can close this window and return to the terminal.")
+        return (.ok, "Authorization received. You can close this window and return to the terminal.", parameters)
     }
 
-    private func respond(_ context: ChannelHandlerContext, _ status: HTTPResponseStatus, _ text: String) {
+    private func respond(
+        _ context: ChannelHandlerContext,
+        _ status: HTTPResponseStatus,
+        _ text: String,
+        then answered: @escaping @Sendable () -> Void
+    ) {
         let html = "<!doctype html><title>sendcloud-vault</title><p>\(text)</p>"
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
@@ -191,6 +209,9 @@ final class CallbackHandler: ChannelInboundHandler {
         let head = HTTPResponseHead(version: .http1_1, status: status, headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(channel.allocator.buffer(string: html)))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+            channel.close(promise: nil)
+            answered()
+        }
     }
 }

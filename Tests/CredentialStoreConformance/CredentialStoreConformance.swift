@@ -2,6 +2,7 @@ import CredentialVault
 import Foundation
 import Logging
 import Synchronization
+import TestSupport
 import Testing
 
 /// The behavioural test suite every ``CredentialStore`` passes: the same functions, run against each store by a
@@ -63,21 +64,6 @@ public enum CredentialStoreConformance {
         )
     }
 
-    static func expectCode<R>(
-        _ code: VaultError.Code,
-        sourceLocation: SourceLocation = #_sourceLocation,
-        _ body: () async throws -> R
-    ) async {
-        do {
-            _ = try await body()
-            Issue.record("expected VaultError \(code), nothing was thrown", sourceLocation: sourceLocation)
-        } catch let error as VaultError {
-            #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        } catch {
-            Issue.record("expected VaultError \(code), got \(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     // MARK: - Cases
 
     static let roundTrip = ConformanceCase("rows round-trip: every mode and field, ordered by name, deleted for good") {
@@ -99,10 +85,10 @@ public enum CredentialStoreConformance {
             try await reopened.openAccount(named: "zeta").secrets.clientSecret?.unsafeStringValue() == "secret-zeta"
         )
         try await f.vault.removeAccount(named: "mid")
-        await expectCode(.notFound) { try await f.vault.account(named: "mid") }
-        await expectCode(.notFound) { try await f.vault.removeAccount(named: "mid") }
+        await expectVaultError(.notFound) { try await f.vault.account(named: "mid") }
+        await expectVaultError(.notFound) { try await f.vault.removeAccount(named: "mid") }
         #expect(try await f.store.accountRows().count == 2)
-        await expectCode(.vaultExists) {
+        await expectVaultError(.vaultExists) {
             try await CredentialVault.create(in: f.store, slots: [.key(KeyFileKey.generate())], logger: logger)
         }
     }
@@ -117,14 +103,14 @@ public enum CredentialStoreConformance {
         let written = try await f.vault.updateAccount(changed, secrets: secrets, expectedGeneration: first.generation)
         #expect(written.generation == first.generation + 1)
         changed.lastError = "stale writer"
-        await expectCode(.conflict) {
+        await expectVaultError(.conflict) {
             try await f.vault.updateAccount(changed, secrets: secrets, expectedGeneration: first.generation)
         }
         #expect(try await f.vault.account(named: "acme").lastError == "first writer")
-        await expectCode(.alreadyExists) { try await add(f.vault, "acme") }
+        await expectVaultError(.alreadyExists) { try await add(f.vault, "acme") }
         var ghost = account
         ghost.name = "ghost"
-        await expectCode(.notFound) {
+        await expectVaultError(.notFound) {
             try await f.vault.updateAccount(ghost, secrets: secrets, expectedGeneration: 1)
         }
     }
@@ -137,9 +123,9 @@ public enum CredentialStoreConformance {
         let before = row
         row[.keyID] = .integer(99)
         row[.generation] = .integer(2)
-        await expectCode(.conflict) { try await f.store.update(row, expectedGeneration: 1) }
+        await expectVaultError(.conflict) { try await f.store.update(row, expectedGeneration: 1) }
         row[.name] = .text("other")
-        await expectCode(.conflict) { try await f.store.insert(row) }
+        await expectVaultError(.conflict) { try await f.store.insert(row) }
         #expect(try await f.store.accountRow(named: "acme") == before)
         #expect(try await f.store.accountRow(named: "other") == nil)
     }
@@ -156,7 +142,7 @@ public enum CredentialStoreConformance {
         for index in bumped.indices { bumped[index][.generation] = .integer(2) }
         let generations: [AccountName: Int64] = ["acme": 1, "bolt": 1]
         // Stale slots, a missing account, a stale key id: each refused, nothing changed.
-        await expectCode(.conflict) {
+        await expectVaultError(.conflict) {
             try await f.store.rotate(
                 expectedKeyID: 1,
                 newKeyID: 2,
@@ -166,7 +152,7 @@ public enum CredentialStoreConformance {
                 expectedGenerations: generations
             )
         }
-        await expectCode(.conflict) {
+        await expectVaultError(.conflict) {
             try await f.store.rotate(
                 expectedKeyID: 1,
                 newKeyID: 2,
@@ -176,7 +162,7 @@ public enum CredentialStoreConformance {
                 expectedGenerations: generations
             )
         }
-        await expectCode(.conflict) {
+        await expectVaultError(.conflict) {
             try await f.store.rotate(
                 expectedKeyID: 7,
                 newKeyID: 8,
@@ -203,19 +189,19 @@ public enum CredentialStoreConformance {
         factory in
         let f = try await fixture(factory)
         let only = try #require(try await f.vault.slots().first)
-        await expectCode(.invalidInput) { try await f.vault.removeSlot(id: only.id) }
+        await expectVaultError(.invalidInput) { try await f.vault.removeSlot(id: only.id) }
         let second = try await f.vault.addSlot(.key(KeyFileKey.generate()))
         #expect(second.id != only.id)
         #expect(try await f.store.slotRows().count == 2)
         let rows = try await f.store.slotRows()
-        await expectCode(.conflict) { try await f.store.removeSlot(id: second.id, expectedSlots: [rows[0]]) }
-        await expectCode(.conflict) {
+        await expectVaultError(.conflict) { try await f.store.removeSlot(id: second.id, expectedSlots: [rows[0]]) }
+        await expectVaultError(.conflict) {
             try await f.store.replaceSlot(id: second.id, with: rows[1], expectedWrappedKey: .blob([1, 2, 3]))
         }
         var foreign = rows[1]
         foreign[.keyID] = .integer(42)
-        await expectCode(.conflict) { try await f.store.addSlot(foreign) }
-        await expectCode(.notFound) { try await f.store.removeSlot(id: 9999, expectedSlots: rows) }
+        await expectVaultError(.conflict) { try await f.store.addSlot(foreign) }
+        await expectVaultError(.notFound) { try await f.store.removeSlot(id: 9999, expectedSlots: rows) }
         try await f.vault.removeSlot(id: second.id)
         #expect(try await f.store.slotRows() == [rows[0]])
     }
@@ -234,12 +220,14 @@ public enum CredentialStoreConformance {
             }
         }
         for await _ in entered { break }
-        await expectCode(.lockTimeout) {
+        await expectVaultError(.lockTimeout) {
             try await store.withAccountLock("acme", timeout: .milliseconds(200)) { () }
         }
         // Another account is not blocked.
         #expect(try await store.withAccountLock("bolt", timeout: .seconds(5)) { 7 } == 7)
-        await expectCode(.lockTimeout) { try await store.withEveryAccountLock(timeout: .milliseconds(200)) { () } }
+        await expectVaultError(.lockTimeout) {
+            try await store.withEveryAccountLock(timeout: .milliseconds(200)) { () }
+        }
         releaseContinuation.yield()
         try await holder.value
         struct Boom: Error {}
@@ -250,7 +238,7 @@ public enum CredentialStoreConformance {
         // Held every-account lock keeps account lockers out.
         let inside = Mutex(0)
         try await store.withEveryAccountLock(timeout: .seconds(5)) {
-            await expectCode(.lockTimeout) {
+            _ = await expectVaultError(.lockTimeout) {
                 try await store.withAccountLock("acme", timeout: .milliseconds(200)) { inside.withLock { $0 += 1 } }
             }
         }
@@ -285,7 +273,7 @@ public enum CredentialStoreConformance {
         let f = try await fixture(factory)
         let other = try await factory.sameStorage(f.store)
         try await f.store.withAccountLock("acme", timeout: .seconds(5)) {
-            await expectCode(.lockTimeout) {
+            await expectVaultError(.lockTimeout) {
                 try await other.withAccountLock("acme", timeout: .milliseconds(200)) { () }
             }
             let otherAccount = try await other.withAccountLock("bolt", timeout: .seconds(5)) { true }
@@ -324,10 +312,10 @@ public enum CredentialStoreConformance {
             try await factory.tamper(f.store, "acme", column, value)
             let reading = "\(column.rawValue) = \(value)"
             if column != .name {
-                await expectCode(.integrityFailure) { try await f.vault.openAccount(named: "acme") }
-                await expectCode(.integrityFailure) { try await f.vault.account(named: "acme") }
+                await expectVaultError(.integrityFailure) { try await f.vault.openAccount(named: "acme") }
+                await expectVaultError(.integrityFailure) { try await f.vault.account(named: "acme") }
             }
-            await expectCode(.integrityFailure) { try await f.vault.accounts() }
+            await expectVaultError(.integrityFailure) { try await f.vault.accounts() }
             let report = try await f.vault.verify()
             #expect(!report.isSound && report.accountCount == 2, "\(reading)")
             // The other account is untouched.

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import TestSupport
 import Testing
 
 @testable import CredentialVault
@@ -111,14 +112,4 @@ func sampleMetadata(
     var account = Account(name: "acme", mode: mode, clientID: clientID, scopes: scopes, tokenURL: tokenURL)
     account.generation = generation
     return AuthenticatedMetadata(account, fields: fields)
-}
-
-/// Expects `body` to throw a ``VaultError`` with `code`.
-func expectVaultError<R>(
-    _ code: VaultError.Code,
-    sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> R
-) {
-    let error = #expect(throws: VaultError.self, sourceLocation: sourceLocation) { try body() }
-    #expect(error?.code == code, sourceLocation: sourceLocation)
 }
