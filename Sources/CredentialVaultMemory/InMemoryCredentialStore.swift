@@ -40,6 +40,11 @@ public final class InMemoryCredentialStore: CredentialStore {
 
     private static func name(of row: AccountRow) -> String { row[.name].text ?? "" }
 
+    /// Names in byte order, as SQL stores with `COLLATE BINARY` / `"C"` order them.
+    private static func byteOrder(_ a: String, _ b: String) -> Bool {
+        Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8))
+    }
+
     private static func compareAndSwap(_ row: AccountRow, expectedGeneration: Int64, _ state: inout State) throws {
         let name = name(of: row)
         guard let stored = state.accounts[name] else {
@@ -121,12 +126,13 @@ public final class InMemoryCredentialStore: CredentialStore {
     }
 
     public func accountRows() async throws -> [AccountRow] {
-        state.withLock { state in state.accounts.sorted { $0.key < $1.key }.map(\.value) }
+        state.withLock { state in state.accounts.sorted { Self.byteOrder($0.key, $1.key) }.map(\.value) }
     }
 
     public func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] {
         state.withLock { state in
-            state.accounts.sorted { $0.key < $1.key }.lazy.map(\.value).filter { query.matches($0) }.prefix(query.limit)
+            state.accounts.sorted { Self.byteOrder($0.key, $1.key) }.lazy.map(\.value).filter { query.matches($0) }
+                .prefix(query.limit)
                 .map { row in
                     var metadata = row
                     for column in AccountColumn.sealed { metadata[column] = .null }

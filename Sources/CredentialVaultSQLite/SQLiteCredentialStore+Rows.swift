@@ -104,37 +104,40 @@ extension SQLiteCredentialStore {
     }
 
     /// The due-accounts query: candidates from the two indexes (expiry; last refresh, for keep-alive), then the
-    /// conditions on mode, status and next attempt, paged by name. Reads only the metadata columns.
+    /// conditions on mode, status and next attempt, paged by name. Reads only the metadata columns. The predicate is
+    /// ``DueAccountQuery/matches(_:)``'s, including its rule that a value which is not a valid date (past the last
+    /// valid date, or not a number: SQLite orders text and blobs after numbers) selects the row, so that the core
+    /// reports it as damaged instead of the account silently never being renewed.
     static func dueAccountsSQL(_ query: DueAccountQuery) -> (String, StatementArguments) {
         let columns = AccountColumn.metadata.map(\.rawValue).joined(separator: ", ")
         var values: [StoreValue] = [.text(AccountMode.basic.rawValue)]
-        var sql = "SELECT \(columns) FROM account WHERE mode != ?"
+        var sql = "SELECT \(columns) FROM account WHERE mode IS NOT ?"
         if let after = query.after {
             sql += " AND name > ?"
             values.append(.text(after))
         }
         if !query.everyTokenAccount {
-            let expiring = StoreValue.real(query.expiringBefore.timeIntervalSince1970)
-            // An expiry past the last valid date — or not a number: SQLite orders text and blobs after numbers — is
-            // selected too, so that the core reports the row as damaged instead of it never being renewed.
             let invalid = StoreValue.real(DueAccountQuery.latestValidDate)
+            let expiring = StoreValue.real(query.expiringBefore.timeIntervalSince1970)
             let expiry =
                 "access_token_expires_at IS NULL OR access_token_expires_at <= ? OR access_token_expires_at > ?"
             var candidates = "SELECT name FROM account WHERE \(expiry)"
             var candidateValues = [expiring, invalid]
             var keepAlive = ""
-            var expiryValues = [expiring, invalid]
+            var keepAliveValues: [StoreValue] = []
             if let refreshed = query.refreshedBefore.map({ StoreValue.real($0.timeIntervalSince1970) }) {
-                candidates += " UNION SELECT name FROM account WHERE refreshed_at IS NULL OR refreshed_at <= ?"
-                candidateValues.append(refreshed)
-                keepAlive = " OR (mode = ? AND (refreshed_at IS NULL OR refreshed_at <= ?))"
-                expiryValues += [.text(AccountMode.refreshToken.rawValue), refreshed]
+                let stale = "refreshed_at IS NULL OR refreshed_at <= ? OR refreshed_at > ?"
+                candidates += " UNION SELECT name FROM account WHERE \(stale)"
+                candidateValues += [refreshed, invalid]
+                keepAlive = " OR (mode = ? AND (\(stale)))"
+                keepAliveValues = [.text(AccountMode.refreshToken.rawValue), refreshed, invalid]
             }
-            sql += " AND name IN (\(candidates)) AND status = ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
+            sql += " AND name IN (\(candidates)) AND status IS NOT ?"
+            sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ? OR next_attempt_at > ?)"
             sql += " AND (\(expiry)\(keepAlive))"
             values += candidateValues
-            values += [.text(AccountStatus.ok.rawValue), .real(query.now.timeIntervalSince1970)]
-            values += expiryValues
+            values += [.text(AccountStatus.reauthRequired.rawValue), .real(query.now.timeIntervalSince1970), invalid]
+            values += [expiring, invalid] + keepAliveValues
         }
         sql += " ORDER BY name LIMIT ?"
         values.append(.integer(Int64(query.limit)))

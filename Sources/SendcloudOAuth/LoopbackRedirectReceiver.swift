@@ -113,6 +113,8 @@ final class CallbackInbox: Sendable {
 
     struct State: Sendable {
         var expected: SecureBytes?
+        /// A callback was accepted: later ones, even with the right state, are ignored.
+        var claimed = false
         var outcome: Outcome?
         var waiter: CheckedContinuation<Outcome, Never>?
     }
@@ -124,10 +126,11 @@ final class CallbackInbox: Sendable {
     /// browser is answered.
     func accepts(_ parameters: [String: String]) -> Bool {
         state.withLock { state -> Bool in
-            guard state.outcome == nil, let expected = state.expected, let given = parameters["state"] else {
-                return false
-            }
-            return SecureBytes(utf8: given) == expected
+            guard !state.claimed, state.outcome == nil, let expected = state.expected, let given = parameters["state"]
+            else { return false }
+            guard SecureBytes(utf8: given) == expected else { return false }
+            state.claimed = true
+            return true
         }
     }
 

@@ -95,7 +95,8 @@ public struct TokenRefresher: Service {
                     damaged?(error)
                 }
             }
-            guard page.count == query.limit, let last else { return due }
+            // A store that did not move past `after` would page forever: stop instead.
+            guard page.count == query.limit, let last, query.after.map({ last > $0 }) ?? true else { return due }
             query.after = last
         }
     }

@@ -383,6 +383,18 @@ public enum CredentialStoreConformance {
         #expect(
             damaged.contains { if case .failure(let error) = $0 { error.code == .integrityFailure } else { false } }
         )
+        // So is an expiring account whose status or next attempt time is not a valid value (text sorts after
+        // numbers in SQL): the core reports it.
+        try await factory.tamper(f.store, "expiring", .status, .text("weird"))
+        try await factory.tamper(f.store, "backed-off", .nextAttemptAt, .text("later"))
+        let reported = try await f.vault.dueAccounts(window).page
+        #expect(reported.count == 4)
+        let failures = reported.filter { if case .failure = $0 { true } else { false } }
+        #expect(failures.count == 3, "\(reported)")
+        // A limit below 1 is clamped, whoever sets it.
+        var tiny = window
+        tiny.limit = -1
+        #expect(try await f.store.dueAccountRows(tiny).count == 1)
     }
 
     static let duePaging = ConformanceCase("due accounts page by name: every page in order, none twice") { factory in

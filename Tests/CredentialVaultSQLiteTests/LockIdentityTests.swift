@@ -61,7 +61,7 @@ struct LockIdentityTests {
         let hardLink = dir.file("vaults/second-name.sqlite")
         #expect(link(path, hardLink) == 0)
         for name in [path, hardLink] {
-            let error = await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: name) }
+            let error = expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: name) }
             #expect(error?.message.contains("hard link") == true)
         }
         unlink(hardLink)

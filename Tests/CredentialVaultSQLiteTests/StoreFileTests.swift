@@ -33,12 +33,12 @@ struct StoreFileTests {
                 FileManager.default.createFile(atPath: companion, contents: nil, attributes: [.posixPermissions: 0o666])
             )
             chmod(companion, 0o666)
-            let error = await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
+            let error = expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
             #expect(error?.message.contains(suffix) == true)
             try FileManager.default.removeItem(atPath: companion)
 
             try FileManager.default.createSymbolicLink(atPath: companion, withDestinationPath: dir.file("elsewhere"))
-            await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
+            expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
             try FileManager.default.removeItem(atPath: companion)
         }
         _ = try SQLiteCredentialStore(path: path)
@@ -49,14 +49,14 @@ struct StoreFileTests {
         let folder = dir.file("vaults")
         for mode in [0o770, 0o757, 0o777, 0o1777] {
             chmod(folder, mode_t(mode))
-            await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
+            expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
         }
         chmod(folder, 0o755)
         _ = try SQLiteCredentialStore(path: path)
         // Creating a vault in a refused folder leaves no file behind.
         chmod(folder, 0o777)
         let fresh = dir.file("vaults/fresh.sqlite")
-        await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: fresh, create: true) }
+        expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: fresh, create: true) }
         #expect(!FileManager.default.fileExists(atPath: fresh))
         chmod(folder, 0o700)
     }

@@ -53,16 +53,16 @@ struct VaultLifecycleTests {
     func unsafePermissions(mode: Int) async throws {
         _ = try await newVault([.key(KeyFileKey.generate())])
         chmod(path, mode_t(mode))
-        let error = await expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
+        let error = expectVaultError(.unsafePermissions) { try SQLiteCredentialStore(path: path) }
         #expect(error?.message.contains("chmod 600") == true)
     }
 
     @Test("no file, or a file without a vault → noVault; a file that is not SQLite → integrity failure")
     func missingAndForeignFiles() async throws {
-        await expectVaultError(.noVault) { try SQLiteCredentialStore(path: dir.file("absent.sqlite")) }
+        expectVaultError(.noVault) { try SQLiteCredentialStore(path: dir.file("absent.sqlite")) }
         let empty = dir.file("empty.sqlite")
         #expect(FileManager.default.createFile(atPath: empty, contents: Data(), attributes: [.posixPermissions: 0o600]))
-        await expectVaultError(.noVault) { try SQLiteCredentialStore(path: empty) }
+        expectVaultError(.noVault) { try SQLiteCredentialStore(path: empty) }
         let garbage = dir.file("garbage.sqlite")
         #expect(
             FileManager.default.createFile(
@@ -71,7 +71,7 @@ struct VaultLifecycleTests {
                 attributes: [.posixPermissions: 0o600]
             )
         )
-        await expectVaultError(.integrityFailure) { try SQLiteCredentialStore(path: garbage) }
+        expectVaultError(.integrityFailure) { try SQLiteCredentialStore(path: garbage) }
     }
 
     @Test("creating twice fails with vaultExists and leaves the first vault intact")

@@ -19,6 +19,22 @@
 ///   or URL they reached the vault by. Its body may call any store method (a driver that holds the lock on one
 ///   connection runs the body's queries on others). A lock not obtained within `timeout` throws
 ///   ``VaultError/Code/lockTimeout``; a holder that dies releases it.
+/// - **Atomic against every other call.** A method's checks and its writes form one unit that no concurrent call of
+///   any method (in any process) can interleave with: `removeSlot` comparing the slot rows, `insert` checking the
+///   header's key id against a concurrent `rotate`. SQLite gets this from its single writer (IMMEDIATE
+///   transactions); a server database needs SERIALIZABLE transactions, or row locks on the header and slot rows
+///   (`SELECT … FOR UPDATE`), with serialization failures reported as `conflict` and a duplicate name on insert as
+///   `alreadyExists`.
+/// - **Values round-trip exactly.** A row read back holds the same ``StoreValue`` cases and bits that were written:
+///   the core compares rows and values for equality (key ids, wrapped keys, the slot rows of a rotation). A store
+///   that cannot hold a value as given (PostgreSQL: U+0000 in text) refuses the write with
+///   ``VaultError/Code/invalidInput``; a non-finite real is stored as NULL.
+/// - **Names order by bytes** (UTF-8, `COLLATE "C"` / SQLite's BINARY), and `after` in a ``DueAccountQuery`` means
+///   strictly greater in that order. ``DueAccountQuery/matches(_:)`` is the normative predicate of
+///   ``dueAccountRows(_:)``, including its rule that rows with values which are not valid dates are selected.
+/// - `rotate` and `upgradeFormat` may report an account deleted meanwhile as ``VaultError/Code/notFound`` rather than
+///   `conflict`; either way nothing changed.
+/// - Locks are not reentrant: a body must not take the same account's lock again.
 /// - Errors are ``VaultError``s, with messages free of SQL arguments and secrets.
 public protocol CredentialStore: Sendable {
     /// The header row, or `nil` if no vault was created in this store.

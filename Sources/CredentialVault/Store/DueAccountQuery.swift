@@ -23,8 +23,8 @@ public struct DueAccountQuery: Sendable, Equatable {
     public var everyTokenAccount: Bool
     /// Only names after this one (paging: the last name of the previous page, as stored); `nil` for the first page.
     public var after: String?
-    /// At most this many rows, ordered by name.
-    public var limit: Int
+    /// At most this many rows, ordered by name; at least 1.
+    public var limit: Int { didSet { limit = max(1, limit) } }
 
     /// Creates a query; `limit` is at least 1.
     public init(
@@ -43,20 +43,35 @@ public struct DueAccountQuery: Sendable, Equatable {
         self.limit = max(1, limit)
     }
 
-    /// Whether the metadata of one account matches: the query's meaning, for stores that filter in Swift
-    /// (the in-memory store) and for tests. SQL stores implement the same predicate in their query.
+    /// Whether the metadata of one account matches: the query's normative meaning, which SQL stores implement in
+    /// their query and the in-memory store applies as it is. Any value that is not a valid date (not a number, or
+    /// past ``latestValidDate``) counts as due, and so does a status other than `reauth-required`, so that a damaged
+    /// row reaches the core's decoder and is reported instead of the account silently never being renewed.
     public func matches(_ row: AccountRow) -> Bool {
         guard row[.mode] != .text(AccountMode.basic.rawValue) else { return false }
-        if let after, (row[.name].text ?? "") <= after { return false }
+        if let after, !Self.sortsAfter(row[.name], after) { return false }
         if everyTokenAccount { return true }
-        guard row[.status] == .text(AccountStatus.ok.rawValue) else { return false }
-        if let next = row[.nextAttemptAt].real, next > now.timeIntervalSince1970 { return false }
-        if row[.accessTokenExpiresAt].real.map({
-            $0 <= expiringBefore.timeIntervalSince1970 || $0 > Self.latestValidDate
-        }) ?? true {
+        guard row[.status] != .text(AccountStatus.reauthRequired.rawValue) else { return false }
+        if Self.seconds(row[.nextAttemptAt]).map({ $0 > now.timeIntervalSince1970 }) ?? false { return false }
+        if Self.seconds(row[.accessTokenExpiresAt]).map({ $0 <= expiringBefore.timeIntervalSince1970 }) ?? true {
             return true
         }
         guard let refreshedBefore, row[.mode] == .text(AccountMode.refreshToken.rawValue) else { return false }
-        return row[.refreshedAt].real.map { $0 <= refreshedBefore.timeIntervalSince1970 } ?? true
+        return Self.seconds(row[.refreshedAt]).map { $0 <= refreshedBefore.timeIntervalSince1970 } ?? true
+    }
+
+    /// A valid stored date in seconds, or `nil` for NULL and for anything that is not one (then the row is due).
+    private static func seconds(_ value: StoreValue) -> Double? {
+        guard let seconds = value.real, seconds <= latestValidDate else { return nil }
+        return seconds
+    }
+
+    /// SQLite's order of a name after the text `after`: text compares by bytes; blobs sort after all text.
+    private static func sortsAfter(_ name: StoreValue, _ after: String) -> Bool {
+        switch name {
+        case .text(let text): Array(text.utf8).lexicographicallyPrecedes(Array(after.utf8)) == false && text != after
+        case .blob: true
+        default: false
+        }
     }
 }
