@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// How an account authenticates against Sendcloud.
 public enum AccountMode: String, Sendable, CaseIterable, Codable {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// An account's opened secrets. Each value lives in a ``SecureBytes`` that is wiped when released.
 public struct AccountSecrets: Sendable {

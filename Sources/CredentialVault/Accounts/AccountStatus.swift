@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// Whether an account can obtain tokens.
 public enum AccountStatus: String, Sendable, Codable {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// The secret fields of an account. Each is sealed separately, bound to its account and field.
 public enum SecretField: UInt8, Sendable, CaseIterable, CustomStringConvertible {

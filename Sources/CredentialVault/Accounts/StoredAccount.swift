@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// An account as a store keeps it: metadata in clear, secrets sealed. Stores never see plaintext secrets.
 public struct StoredAccount: Sendable, Equatable {

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A secret that opens a vault.
 public enum UnlockSecret: Sendable {
