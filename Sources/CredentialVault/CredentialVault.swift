@@ -216,15 +216,10 @@ public final class CredentialVault: Sendable {
         }
     }
 
-    /// The metadata of every account as stored, *not authenticated*: for choosing which accounts to refresh, where
-    /// a tampered row costs nothing because every refresh opens (and so authenticates) its record under the
-    /// account's lock before anything is sent. A row that cannot be decoded at all is returned as its error.
-    public func accountsForScheduling() async throws -> [Result<Account, VaultError>] {
-        try await store.accountRecords().map { $0.map(\.account) }
-    }
-
-    /// One page of the accounts that `query` selects, *not authenticated* (as ``accountsForScheduling()``): the
-    /// store answers from metadata alone, through an index, without reading a sealed value. A row that cannot be
+    /// One page of the accounts that `query` selects, *not authenticated*: for choosing which accounts to refresh,
+    /// where a tampered row costs nothing because every refresh opens (and so authenticates) its record under the
+    /// account's lock before anything is sent. The store answers from metadata alone, through an index, without
+    /// reading a sealed value. A row that cannot be
     /// decoded is returned as its error; page on with `query.after` set to the last name returned.
     public func dueAccounts(
         _ query: DueAccountQuery

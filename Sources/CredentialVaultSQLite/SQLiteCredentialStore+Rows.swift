@@ -27,13 +27,34 @@ extension StoreValue {
 }
 
 extension SQLiteCredentialStore {
-    /// `columns` of `row`, each as stored (a column missing from the row is NULL).
+    /// The values of `row`, selected as `columns` in that order, each as stored.
     static func storeRow<C: StoreColumn>(_ row: Row, _ columns: [C] = C.allCases) -> StoreRow<C> {
         var result = StoreRow<C>()
-        for column in columns {
-            if let value: DatabaseValue = row[column.rawValue] { result[column] = StoreValue(value) }
+        for (index, column) in columns.enumerated() where index < row.count {
+            let value: DatabaseValue = row[index]
+            result[column] = StoreValue(value)
         }
         return result
+    }
+
+    /// The statements of the per-account hot path (read one, insert, compare-and-swap), built once and prepared once
+    /// per connection (GRDB's statement cache).
+    enum AccountSQL {
+        static let columns = AccountColumn.allCases
+        static let updated = columns.filter { $0 != .name }
+        static let selectByName =
+            "SELECT \(columns.map(\.rawValue).joined(separator: ", ")) FROM account WHERE name = ?"
+        static let insert =
+            "INSERT INTO account (\(columns.map(\.rawValue).joined(separator: ", "))) VALUES ("
+            + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        static let compareAndSwap =
+            "UPDATE account SET " + updated.map { "\($0.rawValue) = ?" }.joined(separator: ", ")
+            + " WHERE name = ? AND generation = ?"
+    }
+
+    static func accountRow(named name: String, _ db: Database) throws -> AccountRow? {
+        let statement = try db.cachedStatement(sql: AccountSQL.selectByName)
+        return try Row.fetchOne(statement, arguments: [name]).map { storeRow($0, AccountSQL.columns) }
     }
 
     static func fetchRows<C: StoreColumn>(
@@ -77,21 +98,13 @@ extension SQLiteCredentialStore {
     }
 
     static func insertAccount(_ row: AccountRow, _ db: Database) throws {
-        let columns = AccountColumn.allCases
-        try db.execute(
-            sql: "INSERT INTO account (\(columns.map(\.rawValue).joined(separator: ", "))) VALUES ("
-                + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")",
-            arguments: arguments(row.orderedValues)
-        )
+        try db.cachedStatement(sql: AccountSQL.insert).execute(arguments: arguments(row.orderedValues))
     }
 
     /// Writes `row` over the stored one if its generation is still `expectedGeneration`.
     static func compareAndSwap(_ row: AccountRow, expectedGeneration: Int64, _ db: Database) throws {
-        let columns = AccountColumn.allCases.filter { $0 != .name }
-        try db.execute(
-            sql: "UPDATE account SET " + columns.map { "\($0.rawValue) = ?" }.joined(separator: ", ")
-                + " WHERE name = ? AND generation = ?",
-            arguments: arguments(columns.map { row[$0] } + [row[.name], .integer(expectedGeneration)])
+        try db.cachedStatement(sql: AccountSQL.compareAndSwap).execute(
+            arguments: arguments(AccountSQL.updated.map { row[$0] } + [row[.name], .integer(expectedGeneration)])
         )
         if db.changesCount == 0 {
             let exists =

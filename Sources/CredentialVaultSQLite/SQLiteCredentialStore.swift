@@ -159,16 +159,7 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func accountRow(named name: AccountName) async throws -> AccountRow? {
-        try await run(queue.read) { db in
-            let rows: [AccountRow] = try Self.fetchRows(
-                db,
-                "account",
-                where: "WHERE name = ?",
-                orderBy: "name",
-                arguments: [name.rawValue]
-            )
-            return rows.first
-        }
+        try await run(queue.read) { db in try Self.accountRow(named: name.rawValue, db) }
     }
 
     public func accountRows() async throws -> [AccountRow] {

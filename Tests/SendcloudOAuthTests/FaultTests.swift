@@ -280,33 +280,36 @@ struct PolicyTests {
         let receiver = try await LoopbackRedirectReceiver()
         #expect(receiver.port > 0)
         receiver.expect(state: "xyz")
-        async let parameters = receiver.waitForCallback(timeout: .seconds(10))
-        let http = TokenEndpointClient.makeHTTPClient()
-        func status(_ path: String, method: HTTPMethod = .GET) async throws -> HTTPResponseStatus {
-            var request = HTTPClientRequest(url: "http://127.0.0.1:\(receiver.port)" + path)
-            request.method = method
-            return try await http.execute(request, timeout: .seconds(5)).status
-        }
-        // The client is shut down whatever happens (a client dropped while running stops the whole test process).
-        do {
-            #expect(try await status("/favicon.ico") == .notFound)
-            #expect(try await status("/callback?code=abc&state=xyz", method: .POST) == .methodNotAllowed)
-            #expect(try await status("/callback?state=xyz&code=" + String(repeating: "a", count: 9000)) == .uriTooLong)
-            // A stranger's callbacks (no state, another state, an error without the state) are refused and ignored.
-            #expect(try await status("/callback?error=access_denied") == .badRequest)
-            #expect(try await status("/callback?code=evil&state=xyw") == .badRequest)
-            #expect(try await status("/callback?code=evil") == .badRequest)
-            #expect(try await status("/callback?code=abc%2B1&state=xyz") == .ok)
-            let received = try await parameters
-            #expect(received["code"] == "abc+1")
-            #expect(received["state"] == "xyz")
-        } catch {
-            try? await http.shutdown()
-            await receiver.close()
-            throw error
-        }
-        try await http.shutdown()
-        await receiver.close()
+        let parameters = Task { try await receiver.waitForCallback(timeout: .seconds(10)) }
+        // The client and the receiver are closed whatever happens (a client dropped while running stops the whole test
+        // process).
+        try await withClosing(
+            receiver,
+            close: { await $0.close() },
+            { receiver in
+                try await withHTTPClient { http in
+                    func status(_ path: String, method: HTTPMethod = .GET) async throws -> HTTPResponseStatus {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(receiver.port)" + path)
+                        request.method = method
+                        return try await http.execute(request, timeout: .seconds(5)).status
+                    }
+                    #expect(try await status("/favicon.ico") == .notFound)
+                    #expect(try await status("/callback?code=abc&state=xyz", method: .POST) == .methodNotAllowed)
+                    #expect(
+                        try await status("/callback?state=xyz&code=" + String(repeating: "a", count: 9000))
+                            == .uriTooLong
+                    )
+                    // A stranger's callbacks (no state, another state, an error without the state) are refused and ignored.
+                    #expect(try await status("/callback?error=access_denied") == .badRequest)
+                    #expect(try await status("/callback?code=evil&state=xyw") == .badRequest)
+                    #expect(try await status("/callback?code=evil") == .badRequest)
+                    #expect(try await status("/callback?code=abc%2B1&state=xyz") == .ok)
+                    let received = try await parameters.value
+                    #expect(received["code"] == "abc+1")
+                    #expect(received["state"] == "xyz")
+                }
+            }
+        )
     }
 
     @Test("an error redirect with the right state ends the wait and reports the refusal")
@@ -314,24 +317,23 @@ struct PolicyTests {
         let receiver = try await LoopbackRedirectReceiver()
         let session = AuthorizationSession(redirectURI: receiver.redirectURI)
         receiver.expect(state: session.state)
-        async let parameters = receiver.waitForCallback(timeout: .seconds(10))
-        let http = TokenEndpointClient.makeHTTPClient()
-        do {
-            let answer = try await http.execute(
-                .init(url: receiver.redirectURI + "?error=access_denied&state=" + session.state),
-                timeout: .seconds(5)
-            )
-            #expect(answer.status == .badRequest)
-            let received = try await parameters
-            let error = #expect(throws: OAuthError.self) { try session.code(from: received) }
-            #expect(error?.message.contains("access_denied") == true)
-        } catch {
-            try? await http.shutdown()
-            await receiver.close()
-            throw error
-        }
-        try await http.shutdown()
-        await receiver.close()
+        let parameters = Task { try await receiver.waitForCallback(timeout: .seconds(10)) }
+        try await withClosing(
+            receiver,
+            close: { await $0.close() },
+            { receiver in
+                try await withHTTPClient { http in
+                    let answer = try await http.execute(
+                        .init(url: receiver.redirectURI + "?error=access_denied&state=" + session.state),
+                        timeout: .seconds(5)
+                    )
+                    #expect(answer.status == .badRequest)
+                    let received = try await parameters.value
+                    let error = #expect(throws: OAuthError.self) { try session.code(from: received) }
+                    #expect(error?.message.contains("access_denied") == true)
+                }
+            }
+        )
     }
 
     @Test("a client trickling one byte at a time cannot keep the wait past its timeout")

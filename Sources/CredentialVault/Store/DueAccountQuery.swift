@@ -69,7 +69,7 @@ public struct DueAccountQuery: Sendable, Equatable {
     /// SQLite's order of a name after the text `after`: text compares by bytes; blobs sort after all text.
     private static func sortsAfter(_ name: StoreValue, _ after: String) -> Bool {
         switch name {
-        case .text(let text): Array(text.utf8).lexicographicallyPrecedes(Array(after.utf8)) == false && text != after
+        case .text(let text): after.utf8.lexicographicallyPrecedes(text.utf8)
         case .blob: true
         default: false
         }
