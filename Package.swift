@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "CredentialVault", targets: ["CredentialVault"]),
         .library(name: "CredentialVaultSQLite", targets: ["CredentialVaultSQLite"]),
         .library(name: "CredentialVaultMemory", targets: ["CredentialVaultMemory"]),
+        .library(name: "CredentialVaultPostgres", targets: ["CredentialVaultPostgres"]),
         .library(name: "SendcloudOAuth", targets: ["SendcloudOAuth"]),
         .executable(name: "sendcloud-vault", targets: ["sendcloud-vault"]),
         .executable(name: "seal-and-read", targets: ["seal-and-read"]),
@@ -26,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -57,6 +60,19 @@ let package = Package(
             dependencies: ["CredentialVault"],
             swiftSettings: swiftSettings
         ),
+        // The shared PostgreSQL store, for several backend instances serving the same tenants (opt-in product).
+        .target(
+            name: "CredentialVaultPostgres",
+            dependencies: [
+                "CredentialVault",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "SendcloudOAuth",
             dependencies: [
@@ -75,6 +91,7 @@ let package = Package(
             dependencies: [
                 "CredentialVault",
                 "CredentialVaultSQLite",
+                "CredentialVaultPostgres",
                 "SendcloudOAuth",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -172,6 +189,18 @@ let package = Package(
             name: "CredentialStoreConformance",
             dependencies: ["CredentialVault", "TestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/CredentialStoreConformance",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CredentialVaultPostgresTests",
+            dependencies: [
+                "CredentialStoreConformance",
+                "CredentialVault",
+                "CredentialVaultPostgres",
+                "TestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -19,6 +19,8 @@ public struct VaultError: Error, Sendable, CustomStringConvertible, CustomDebugS
             case conflict = "conflict"
             case lockTimeout = "lock-timeout"
             case storage = "storage"
+            case unavailable = "unavailable"
+            case accessDenied = "access-denied"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -45,6 +47,11 @@ public struct VaultError: Error, Sendable, CustomStringConvertible, CustomDebugS
         public static let lockTimeout = Code(.lockTimeout)
         /// The storage failed (I/O, database error).
         public static let storage = Code(.storage)
+        /// A database server could not be reached (refused, timed out, restarting, the connection dropped): the
+        /// operation may succeed when retried.
+        public static let unavailable = Code(.unavailable)
+        /// A database server refused the credentials or the role lacks a privilege: a configuration problem.
+        public static let accessDenied = Code(.accessDenied)
 
         /// A short kebab-case name (`wrong-key`, `integrity-failure`, ...).
         public var description: String { base.rawValue }

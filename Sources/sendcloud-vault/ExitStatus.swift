@@ -62,9 +62,9 @@ enum ExitStatus {
         case .integrityFailure: integrity
         case .notFound, .noVault: noInput
         case .alreadyExists, .vaultExists: cannotCreate
-        case .unsafePermissions: configuration
+        case .unsafePermissions, .accessDenied: configuration
         case .invalidInput: usage
-        case .conflict, .lockTimeout: temporary
+        case .conflict, .lockTimeout, .unavailable: temporary
         default: failure
         }
     }
