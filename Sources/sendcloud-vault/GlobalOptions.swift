@@ -1,6 +1,5 @@
 import ArgumentParser
 import CredentialVault
-import CredentialVaultSQLite
 import Foundation
 import Logging
 
@@ -9,8 +8,9 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The vault file (env SENDCLOUD_VAULT; default $XDG_DATA_HOME/sendcloud-vault/vault.sqlite).",
-            valueName: "path"
+            "The vault: a file, or postgres://USER@HOST:PORT/DB?schema=…&sslmode=… (no password in it) (env "
+                + "SENDCLOUD_VAULT; default $XDG_DATA_HOME/sendcloud-vault/vault.sqlite).",
+            valueName: "location"
         )
     )
     var vault: String?
@@ -38,7 +38,7 @@ struct GlobalOptions: ParsableArguments {
     )
     var passphraseFile: String?
 
-    /// The vault path: `--vault`, `SENDCLOUD_VAULT`, `$XDG_DATA_HOME/…`, `~/.local/share/…`.
+    /// The vault location as given: `--vault`, `SENDCLOUD_VAULT`, `$XDG_DATA_HOME/…`, `~/.local/share/…`.
     var vaultPath: String {
         if let vault { return vault }
         if let env = SecretInput.plainEnvironment("SENDCLOUD_VAULT") { return env }
@@ -101,9 +101,13 @@ struct GlobalOptions: ParsableArguments {
         return .passphrase(try SecretInput.prompt("Vault passphrase: "))
     }
 
-    /// Opens the store at ``vaultPath`` (it must exist and be private) and unlocks it.
+    /// The vault's location (``vaultPath``, classified): a file, or a PostgreSQL URL.
+    func vaultLocation() throws -> VaultLocation { try VaultLocation(vaultPath) }
+
+    /// Opens the store at ``vaultPath`` (it must exist; a file must be private) and unlocks it.
     func openVault(_ input: SecretInput = SecretInput()) async throws -> CredentialVault {
-        let store = try SQLiteCredentialStore(path: vaultPath)
+        let location = try vaultLocation()
+        let store = try await location.openStore(create: false, logger: logger)
         let secret = try unlockSecret(input)
         return try await CredentialVault.open(store, with: secret, logger: logger)
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import CredentialVault
-import CredentialVaultSQLite
 import Foundation
 
 #if canImport(Glibc)
@@ -36,16 +35,24 @@ struct Init: AsyncParsableCommand {
     var kdf: KDFChoice = .interactive
 
     func run() async throws {
-        let path = global.vaultPath
-        if FileManager.default.fileExists(atPath: path) {
-            let store = try SQLiteCredentialStore(path: path, create: true)
-            if try await store.header() != nil {
-                throw CLIError(
-                    exitCode: ExitStatus.cannotCreate,
-                    kind: "vault-exists",
-                    message: "a vault exists already at \(path)"
-                )
+        let location = try global.vaultLocation()
+        let path = location.description
+        // A file is created only once the secrets are known; a database schema is checked (and created) at once.
+        var store: (any CredentialStore)?
+        switch location {
+        case .file(let file):
+            if FileManager.default.fileExists(atPath: file) {
+                store = try await location.openStore(create: true, logger: global.logger)
             }
+        case .postgres:
+            store = try await location.openStore(create: true, logger: global.logger)
+        }
+        if let store, try await store.header() != nil {
+            throw CLIError(
+                exitCode: ExitStatus.cannotCreate,
+                kind: "vault-exists",
+                message: "a vault exists already at \(path)"
+            )
         }
         let input = SecretInput()
         var slots: [NewKeySlot] = []
@@ -67,8 +74,13 @@ struct Init: AsyncParsableCommand {
             slots.append(.key(key))
         }
         do {
-            let store = try SQLiteCredentialStore(path: path, create: true)
-            _ = try await CredentialVault.create(in: store, slots: slots, logger: global.logger)
+            let target: any CredentialStore
+            if let store {
+                target = store
+            } else {
+                target = try await location.openStore(create: true, logger: global.logger)
+            }
+            _ = try await CredentialVault.create(in: target, slots: slots, logger: global.logger)
         } catch {
             if let generateKeyFile { unlink(generateKeyFile) }
             throw error
