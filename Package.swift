@@ -267,6 +267,7 @@ let package = Package(
                 "SendcloudOAuth",
                 "CredentialVault",
                 "CredentialVaultSQLite",
+                "CredentialVaultPostgres",
                 "FuzzOAuth",
                 "FuzzSupport",
                 "SendcloudTestServer",

@@ -182,6 +182,18 @@ public final class FakeSendcloud: Sendable {
         }
     }
 
+    /// The expiry instants of the access tokens issued so far in the chain of `refreshToken` (any token of the chain,
+    /// the first one included), in issue order, or `nil` for an unknown token: one entry per grant of that
+    /// authorization, so that a test can tell how often, and how soon after one another, a tenant was refreshed.
+    public func accessTokenExpiries(ofChainWith refreshToken: String) -> [ContinuousClock.Instant]? {
+        core.state.withLock { state in
+            guard let chainID = state.refreshTokens[refreshToken]?.chainID, let chain = state.chains[chainID] else {
+                return nil
+            }
+            return chain.accessTokens.compactMap { state.accessTokens[$0]?.expiresAt }
+        }
+    }
+
     /// `expires_in` of the access tokens issued from now on (and their validity); default 3600.
     public func setAccessTokenLifetime(seconds: Int) {
         core.state.withLock { $0.accessTokenLifetime = seconds }
