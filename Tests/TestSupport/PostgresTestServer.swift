@@ -48,11 +48,7 @@ public struct PostgresTestServer: Sendable {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         process.arguments = ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]
         var env = ProcessInfo.processInfo.environment
-        env["PGHOST"] = host
-        env["PGPORT"] = String(port)
-        env["PGUSER"] = user
-        env["PGPASSWORD"] = password
-        env["PGDATABASE"] = database
+        env.merge(environment) { $1 }
         process.environment = env
         let out = Pipe()
         let err = Pipe()
@@ -70,25 +66,93 @@ public struct PostgresTestServer: Sendable {
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Restarts the server (`pg_ctl restart -m fast`): every connection is cut. Needs `scripts/with-postgres`'s
-    /// SENDCLOUD_VAULT_TEST_PGCTL and SENDCLOUD_VAULT_TEST_PGDATA.
-    public func restart() throws {
-        let env = ProcessInfo.processInfo.environment
-        guard let pgctl = env["SENDCLOUD_VAULT_TEST_PGCTL"], let data = env["SENDCLOUD_VAULT_TEST_PGDATA"],
-            let options = env["SENDCLOUD_VAULT_TEST_PGOPTIONS"]
-        else {
-            throw TestSupportError(description: "restarting needs the server of scripts/with-postgres")
+    /// The folder of a server of its own (``startPrivate()``), or `nil` for the shared one of `scripts/with-postgres`.
+    public let privateDirectory: String?
+
+    public init(
+        host: String,
+        port: Int,
+        user: String,
+        password: String,
+        database: String,
+        privateDirectory: String? = nil
+    ) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.privateDirectory = privateDirectory
+    }
+
+    /// `scripts/with-postgres`: from the environment it set, else beside this package's sources.
+    static var script: String {
+        ProcessInfo.processInfo.environment["SENDCLOUD_VAULT_TEST_WITH_POSTGRES"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/with-postgres").path
+    }
+
+    /// Starts a server of its own (`scripts/with-postgres --start`), for a test that restarts or stops it: the shared
+    /// server must stay up for the tests running beside it. Stop it with ``stopPrivate()``.
+    public static func startPrivate() throws -> PostgresTestServer {
+        let output = try runScript(["--start"])
+        var settings: [String: String] = [:]
+        for line in output.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            settings[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }
+        guard let dir = settings["PGTMP"], let host = settings["PGHOST"],
+            let port = settings["PGPORT"].flatMap(Int.init),
+            let user = settings["PGUSER"], let password = settings["PGPASSWORD"]
+        else { throw TestSupportError(description: "with-postgres --start printed no settings") }
+        return PostgresTestServer(
+            host: host,
+            port: port,
+            user: user,
+            password: password,
+            database: settings["PGDATABASE"] ?? "postgres",
+            privateDirectory: dir
+        )
+    }
+
+    /// Restarts a private server (`pg_ctl restart -m fast`): every connection is cut, the data is kept.
+    public func restart() throws {
+        guard let privateDirectory else {
+            throw TestSupportError(description: "restart only a server of its own (PostgresTestServer.startPrivate())")
+        }
+        try Self.runScript(["--restart", privateDirectory])
+    }
+
+    /// Stops a private server and deletes its data.
+    public func stopPrivate() {
+        guard let privateDirectory else { return }
+        _ = try? Self.runScript(["--stop", privateDirectory])
+    }
+
+    /// The environment a CLI child needs to reach this server (PGHOST … PGPASSWORD, PGDATABASE).
+    public var environment: [String: String] {
+        ["PGHOST": host, "PGPORT": String(port), "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database]
+    }
+
+    @discardableResult
+    private static func runScript(_ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = [
-            "-c", "\(pgctl) -D \"$1\" -l \"$1/../log\" -m fast -w -t 30 -o \"$2\" restart >/dev/null", "sh", data,
-            options,
-        ]
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
         try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw TestSupportError(description: "pg_ctl restart failed (\(process.terminationStatus))")
+            throw TestSupportError(
+                description: "with-postgres \(arguments.first ?? "") failed (\(process.terminationStatus)): "
+                    + String(decoding: errors, as: UTF8.self)
+            )
         }
+        return String(decoding: output, as: UTF8.self)
     }
 }
