@@ -89,17 +89,17 @@ extension PostgresCredentialStore {
         _ body: (PostgresConnection) async throws -> T
     ) async throws -> T {
         try await withQueryConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.answer("BEGIN", logger: logger)
             let value: T
             do {
                 value = try await body(connection)
             } catch {
                 // A broken connection cannot commit either: the server rolls back when it notices.
-                _ = try? await connection.query("ROLLBACK", logger: logger)
+                _ = try? await connection.answer("ROLLBACK", logger: logger)
                 throw error
             }
             do {
-                try await connection.query("COMMIT", logger: logger)
+                try await connection.answer("COMMIT", logger: logger)
             } catch {
                 throw Self.commitFailed(error, location)
             }
@@ -110,14 +110,81 @@ extension PostgresCredentialStore {
     /// Runs one statement on a pooled connection and returns its rows.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         try await withQueryConnection { connection in
-            try await Self.collect(connection.query(query, logger: logger))
+            try await Self.collect(connection.answer(query, logger: logger))
         }
     }
 
-    static func collect(_ sequence: PostgresRowSequence) async throws -> [PostgresRow] {
-        var rows: [PostgresRow] = []
-        for try await row in sequence { rows.append(row) }
-        return rows
+    static func collect(_ rows: [PostgresRow]) -> [PostgresRow] { rows }
+}
+
+extension PostgresConnection {
+    /// How long a statement's answer may take on the client's side: longer than the server's `statement_timeout`.
+    static let answerDeadline = Duration.seconds(45)
+
+    /// Runs `query` and collects its rows — failing fast on a connection already closed, and after
+    /// ``answerDeadline`` on one that never answers.
+    ///
+    /// postgres-nio 1.33 loses a query written to a connection whose channel has closed (the server ended the
+    /// session, a restart): the write's failure is dropped, and the query's promise is never completed. So the
+    /// connection is checked first, and the statement runs in a task of its own that the caller stops waiting for at
+    /// the deadline (the connection is then closed, which fails a statement still in flight).
+    @discardableResult
+    func answer(_ query: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        guard !isClosed else { throw ConnectionLost(reason: "the connection was closed") }
+        let outcome = AnswerOutcome()
+        let connection = self
+        let statement = Task {
+            do {
+                var rows: [PostgresRow] = []
+                for try await row in try await connection.query(query, logger: logger) { rows.append(row) }
+                outcome.settle(.success(rows))
+            } catch {
+                outcome.settle(.failure(error))
+            }
+        }
+        let timer = Task {
+            try await Task.sleep(for: Self.answerDeadline)
+            outcome.settle(.failure(ConnectionLost(reason: "no answer within \(Self.answerDeadline)")))
+            try? await connection.close()
+        }
+        defer { timer.cancel() }
+        _ = statement
+        return try await outcome.value()
+    }
+}
+
+/// A connection that closed under a statement, or a statement that got no answer in time.
+struct ConnectionLost: Error {
+    let reason: String
+}
+
+/// The first of a statement's answer and its deadline.
+private final class AnswerOutcome: Sendable {
+    private let state = Mutex<
+        (result: Result<[PostgresRow], any Error>?, waiter: CheckedContinuation<[PostgresRow], any Error>?)
+    >(
+        (nil, nil)
+    )
+
+    func settle(_ result: Result<[PostgresRow], any Error>) {
+        let waiter = state.withLock { state -> CheckedContinuation<[PostgresRow], any Error>? in
+            guard case .none = state.result else { return nil }
+            state.result = result
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    func value() async throws -> [PostgresRow] {
+        try await withCheckedThrowingContinuation { continuation in
+            let ready = state.withLock { state -> Result<[PostgresRow], any Error>? in
+                if let result = state.result { return result }
+                state.waiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(with: ready) }
+        }
     }
 }
 

@@ -49,21 +49,21 @@ extension PostgresCredentialStore {
     package func dueAccountsQueryPlan(_ query: DueAccountQuery) async throws -> [String] {
         let explained = try dueAccountsQuery(query)
         return try await withQueryConnection { connection in
-            try await connection.query("BEGIN", logger: logger)
+            try await connection.answer("BEGIN", logger: logger)
             let rows: [PostgresRow]
             do {
-                try await connection.query("SET LOCAL enable_seqscan = off", logger: logger)
+                try await connection.answer("SET LOCAL enable_seqscan = off", logger: logger)
                 rows = try await Self.collect(
-                    connection.query(
+                    connection.answer(
                         PostgresQuery(unsafeSQL: "EXPLAIN " + explained.sql, binds: explained.binds),
                         logger: logger
                     )
                 )
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
+                _ = try? await connection.answer("ROLLBACK", logger: logger)
                 throw error
             }
-            try await connection.query("ROLLBACK", logger: logger)
+            try await connection.answer("ROLLBACK", logger: logger)
             return try rows.map { try $0.decode(String.self) }
         }
     }

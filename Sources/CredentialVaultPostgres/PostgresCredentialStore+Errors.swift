@@ -14,6 +14,8 @@ extension PostgresCredentialStore {
             return error
         case let error as PSQLError:
             return mapped(error, location)
+        case let error as ConnectionLost:
+            return unreachable(location, error.reason, underlying: error)
         case let error as PostgresDecodingError:
             return VaultError(
                 .integrityFailure,

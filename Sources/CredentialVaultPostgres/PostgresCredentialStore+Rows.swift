@@ -92,6 +92,7 @@ struct PostgresStatements: Sendable {
     let slot: String
     let account: String
     let migrations: String
+    let lease: String
 
     init(schema: String) {
         self.schema = "\"\(schema)\""
@@ -99,6 +100,7 @@ struct PostgresStatements: Sendable {
         slot = "\"\(schema)\".key_slot"
         account = "\"\(schema)\".account"
         migrations = "\"\(schema)\".schema_migration"
+        lease = "\"\(schema)\".account_lease"
     }
 
     static func list(_ columns: [some StoreColumn]) -> String { columns.map(\.rawValue).joined(separator: ", ") }

@@ -60,6 +60,14 @@ extension PostgresCredentialStore {
                 // The refresher's query (DueAccountQuery): by expiry and by last refresh.
                 "CREATE INDEX account_by_expiry ON \(s.account) (access_token_expires_at)",
                 "CREATE INDEX account_by_refresh ON \(s.account) (refreshed_at)",
+                // The lease of an account lock's holder (PostgresCredentialStore+Lock.swift): by the server's clock.
+                """
+                CREATE TABLE \(s.lease) (
+                    name text COLLATE "C" PRIMARY KEY,
+                    holder text NOT NULL,
+                    until double precision NOT NULL
+                )
+                """,
             ]
         }
     ]
@@ -84,6 +92,7 @@ extension PostgresCredentialStore {
                     "updated_at",
                 ]
             ),
+            "account_lease": [("name", .text, false), ("holder", .text, false), ("until", .double, false)],
         ]
     }
 
@@ -97,14 +106,14 @@ extension PostgresCredentialStore {
         async throws -> Int?
     {
         let exists = try await collect(
-            connection.query(
+            connection.answer(
                 "SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = \(schemaName) AND tablename = 'schema_migration'",
                 logger: logger
             )
         )
         guard !exists.isEmpty else { return nil }
         let rows = try await collect(
-            connection.query(PostgresQuery(unsafeSQL: "SELECT max(version) FROM \(sql.migrations)"), logger: logger)
+            connection.answer(PostgresQuery(unsafeSQL: "SELECT max(version) FROM \(sql.migrations)"), logger: logger)
         )
         return try rows.first?.decode(Int?.self) ?? nil
     }
@@ -127,15 +136,15 @@ extension PostgresCredentialStore {
                 "\(location) holds no vault (schema \(location.schema) has no vault tables): run sendcloud-vault init"
             )
         }
-        try await connection.query("BEGIN", logger: logger)
+        try await connection.answer("BEGIN", logger: logger)
         do {
             let key = migrationLockKey(location.schema)
-            try await connection.query("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
-            try await connection.query(
+            try await connection.answer("SELECT pg_advisory_xact_lock(\(key))", logger: logger)
+            try await connection.answer(
                 PostgresQuery(unsafeSQL: "CREATE SCHEMA IF NOT EXISTS \(sql.schema)"),
                 logger: logger
             )
-            try await connection.query(
+            try await connection.answer(
                 PostgresQuery(
                     unsafeSQL: """
                         CREATE TABLE IF NOT EXISTS \(sql.migrations) (
@@ -151,9 +160,9 @@ extension PostgresCredentialStore {
             if current > schemaVersion { throw newerSchema(current, location) }
             for migration in migrations where migration.version > current {
                 for statement in migration.sql(sql) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await connection.answer(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                try await connection.query(
+                try await connection.answer(
                     PostgresQuery(
                         unsafeSQL: "INSERT INTO \(sql.migrations) (version, name) VALUES ($1, $2)",
                         binds: {
@@ -166,9 +175,9 @@ extension PostgresCredentialStore {
                     logger: logger
                 )
             }
-            try await connection.query("COMMIT", logger: logger)
+            try await connection.answer("COMMIT", logger: logger)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            _ = try? await connection.answer("ROLLBACK", logger: logger)
             throw error
         }
     }
@@ -189,7 +198,7 @@ extension PostgresCredentialStore {
         let (version, columns) = try await withQueryConnection { connection in
             let version = try await Self.appliedVersion(connection, sql, location.schema, logger: logger)
             let rows = try await Self.collect(
-                connection.query(
+                connection.answer(
                     """
                     SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
                     WHERE table_schema = \(location.schema)

@@ -39,16 +39,22 @@ public final class PostgresCredentialStore: CredentialStore, Service {
         /// The server-side `statement_timeout` of every connection (default 30 s): a statement that runs longer is
         /// cancelled by the server (``VaultError/Code/unavailable``).
         public var statementTimeout: Duration
+        /// How long an account lock's lease outlives its holder's last renewal (default 10 s, at least 3 s): how long
+        /// the next caller waits after a holder died mid-refresh, and the longest database outage during which a
+        /// holder that lost its session still keeps others out (PostgresCredentialStore+Lock.swift).
+        public var lockLease: Duration
 
         /// The defaults.
         public init(
             maximumConnections: Int = 8,
             maximumLockConnections: Int = 8,
-            statementTimeout: Duration = .seconds(30)
+            statementTimeout: Duration = .seconds(30),
+            lockLease: Duration = .seconds(10)
         ) {
             self.maximumConnections = max(1, maximumConnections)
             self.maximumLockConnections = max(1, maximumLockConnections)
             self.statementTimeout = statementTimeout
+            self.lockLease = max(.seconds(3), lockLease)
         }
     }
 
@@ -58,6 +64,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
     let locks: PostgresClient
     let sql: PostgresStatements
     let logger: Logger
+    let configuration: Configuration
     let cachedVaultID = Mutex<[UInt8]?>(nil)
     private let runTask = Mutex<Task<Void, Never>?>(nil)
 
@@ -69,6 +76,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
     ) {
         self.location = location
         self.logger = logger
+        self.configuration = configuration
         sql = PostgresStatements(schema: location.schema)
         var queryOptions = client
         queryOptions.options.maximumConnections = configuration.maximumConnections
@@ -224,7 +232,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             binds: try Self.bindings(columns, of: header)
         )
         try await transaction { connection in
-            let inserted = try await Self.collect(connection.query(insert, logger: logger))
+            let inserted = try await Self.collect(connection.answer(insert, logger: logger))
             guard !inserted.isEmpty else { throw VaultError(.vaultExists, "a vault exists already in \(location)") }
             for slot in slots { _ = try await insertSlot(slot, connection, keepingID: false) }
         }
@@ -257,7 +265,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             let sets = columns.enumerated().map {
                 "\($0.element.rawValue) = $\($0.offset + 1)\(PostgresColumnType.of($0.element).cast)"
             }
-            try await connection.query(
+            try await connection.answer(
                 PostgresQuery(
                     unsafeSQL:
                         "UPDATE \(sql.slot) SET \(sets.joined(separator: ", ")) WHERE id = $\(columns.count + 1)",
@@ -278,7 +286,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             guard current == expectedSlots else {
                 throw VaultError(.conflict, "key slots changed meanwhile; run the command again")
             }
-            try await connection.query(
+            try await connection.answer(
                 PostgresQuery(unsafeSQL: "DELETE FROM \(sql.slot) WHERE id = \(id)"),
                 logger: logger
             )
@@ -355,7 +363,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             guard try await countAccounts(connection) == accountCount else {
                 throw VaultError(.conflict, "accounts were added or removed during the format upgrade")
             }
-            try await connection.query(
+            try await connection.answer(
                 PostgresQuery(
                     unsafeSQL: "UPDATE \(sql.header) SET format_version = \(Int64(formatVersion)) WHERE id = 1"
                 ),
@@ -382,11 +390,11 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             guard try await countAccounts(connection) == rows.count else {
                 throw VaultError(.conflict, "accounts were added or removed during the key rotation; run it again")
             }
-            try await connection.query(
+            try await connection.answer(
                 PostgresQuery(unsafeSQL: "UPDATE \(sql.header) SET key_id = \(newKeyID) WHERE id = 1"),
                 logger: logger
             )
-            try await connection.query(PostgresQuery(unsafeSQL: "DELETE FROM \(sql.slot)"), logger: logger)
+            try await connection.answer(PostgresQuery(unsafeSQL: "DELETE FROM \(sql.slot)"), logger: logger)
             for slot in slots { _ = try await insertSlot(slot, connection, keepingID: true) }
             for row in rows {
                 try await compareAndSwapLocked(row, expected: try Self.expected(row, expectedGenerations), connection)
@@ -415,7 +423,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
     @discardableResult
     func lockHeader(_ connection: PostgresConnection, exclusive: Bool) async throws -> StoreValue {
         let rows = try await Self.collect(
-            connection.query(PostgresQuery(unsafeSQL: sql.lockHeader(exclusive: exclusive)), logger: logger)
+            connection.answer(PostgresQuery(unsafeSQL: sql.lockHeader(exclusive: exclusive)), logger: logger)
         )
         guard let row = rows.first else { throw VaultError(.noVault, "\(location) holds no vault") }
         return try Self.value(row.first!)
@@ -452,13 +460,13 @@ public final class PostgresCredentialStore: CredentialStore, Service {
         try Self.bind(row[.name], AccountColumn.name, into: &binds)
         binds.append(expected)
         let updated = try await Self.collect(
-            connection.query(PostgresQuery(unsafeSQL: sql.compareAndSwapLocked, binds: binds), logger: logger)
+            connection.answer(PostgresQuery(unsafeSQL: sql.compareAndSwapLocked, binds: binds), logger: logger)
         )
         guard updated.isEmpty else { return }
         var lookup = PostgresBindings()
         try Self.bind(row[.name], AccountColumn.name, into: &lookup)
         let exists = try await Self.collect(
-            connection.query(
+            connection.answer(
                 PostgresQuery(unsafeSQL: "SELECT 1 FROM \(sql.account) WHERE name = $1::text", binds: lookup),
                 logger: logger
             )
@@ -469,7 +477,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
     }
 
     private func slotRows(_ connection: PostgresConnection) async throws -> [KeySlotRow] {
-        try await Self.collect(connection.query(PostgresQuery(unsafeSQL: sql.selectSlots), logger: logger)).map {
+        try await Self.collect(connection.answer(PostgresQuery(unsafeSQL: sql.selectSlots), logger: logger)).map {
             try Self.storeRow($0)
         }
     }
@@ -478,7 +486,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
     {
         let columns = KeySlotColumn.allCases.filter { keepingID || $0 != .id }
         let rows = try await Self.collect(
-            connection.query(
+            connection.answer(
                 PostgresQuery(
                     unsafeSQL: sql.insertSlot(keepingID: keepingID),
                     binds: try Self.bindings(columns, of: slot)
@@ -494,7 +502,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
 
     private func countAccounts(_ connection: PostgresConnection) async throws -> Int {
         let rows = try await Self.collect(
-            connection.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(sql.account)"), logger: logger)
+            connection.answer(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(sql.account)"), logger: logger)
         )
         return Int(try rows.first?.decode(Int64.self) ?? 0)
     }

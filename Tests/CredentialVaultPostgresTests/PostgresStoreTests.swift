@@ -82,25 +82,34 @@ struct PostgresStoreTests {
         #expect(rows == "1")
     }
 
-    @Test("a lock whose holder's connection dies is released by the server; the next caller gets it")
-    func lockReleasedWhenHolderDies() async throws {
+    @Test(
+        "a holder whose session dies keeps others out with its renewed lease until it finishes; then the lock is free"
+    )
+    func sessionLostHolderKeepsLease() async throws {
         let location = try PostgresSupport.location()
-        let holder = try await PostgresSupport.store(location, create: true)
+        let holder = try await PostgresSupport.store(
+            location,
+            create: true,
+            configuration: .init(lockLease: .seconds(3))
+        )
         let vault = try await CredentialVault.create(in: holder, slots: [.key(.generate())], logger: logger)
         try await vault.addAccount(account("acme"), secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "s")))
         let other = try await PostgresSupport.store(location)
         let (entered, enteredSignal) = AsyncStream.makeStream(of: Void.self)
+        let (finish, finishSignal) = AsyncStream.makeStream(of: Void.self)
         let holding = Task {
             try await holder.withAccountLock("acme", timeout: .seconds(5)) {
                 enteredSignal.yield()
-                try await Task.sleep(for: .seconds(120))
+                for await _ in finish { break }
             }
         }
         for await _ in entered { break }
         await expectVaultError(.lockTimeout) {
             try await other.withAccountLock("acme", timeout: .milliseconds(300)) { () }
         }
-        // The holder's session dies (as when its host is lost): the server ends it, and its locks with it.
+        // The holder's session dies (a restart, a failover), while the holder itself works on: the server drops its
+        // advisory lock, but its lease, renewed over the query pool, still keeps others out — past the lease's
+        // length, so it is the renewal that holds.
         let id = try await holder.vaultID()
         let key = PostgresCredentialStore.lockKey(label: "sendcloud-vault/account-lock/v1", [id, Array("acme".utf8)])
         let high = Int64(UInt64(bitPattern: key) >> 32)
@@ -110,11 +119,41 @@ struct PostgresStoreTests {
                 + "AND objid = \(low) AND objsubid = 1 AND granted"
         )
         #expect(killed == "1")
+        try await Task.sleep(for: .seconds(4))
+        let waiting = await expectVaultError(.lockTimeout) {
+            try await other.withAccountLock("acme", timeout: .seconds(1)) { () }
+        }
+        #expect(waiting?.message.contains("lease") == true, "\(String(describing: waiting))")
+        // The holder finishes: its lease goes, and the next caller gets the lock.
+        finishSignal.yield()
+        try await holding.value
         #expect(try await other.withAccountLock("acme", timeout: .seconds(10)) { true })
-        holding.cancel()
-        _ = await holding.result
         await holder.close()
         await other.close()
+    }
+
+    @Test("a lease left by a holder that died expires: the next caller gets the lock once it has")
+    func deadHoldersLeaseExpires() async throws {
+        let location = try PostgresSupport.location()
+        let store = try await PostgresSupport.store(location, create: true)
+        _ = try await CredentialVault.create(in: store, slots: [.key(.generate())], logger: logger)
+        try PostgresTestServer.configured().psql(
+            "INSERT INTO \"\(location.schema)\".account_lease VALUES ('acme', 'dead', "
+                + "extract(epoch FROM clock_timestamp())::float8 + 2)"
+        )
+        await expectVaultError(.lockTimeout) {
+            try await store.withAccountLock("acme", timeout: .milliseconds(500)) { () }
+        }
+        // The every-account lock waits for live leases too (a rotation must not run under a refresh in flight).
+        await expectVaultError(.lockTimeout) {
+            try await store.withEveryAccountLock(timeout: .milliseconds(500)) { () }
+        }
+        #expect(try await store.withAccountLock("acme", timeout: .seconds(10)) { true })
+        #expect(try await store.withEveryAccountLock(timeout: .seconds(5)) { true })
+        #expect(
+            try PostgresTestServer.configured().psql("SELECT count(*) FROM \"\(location.schema)\".account_lease") == "0"
+        )
+        await store.close()
     }
 
     @Test("verify reports an altered column type, a dropped NOT NULL and a missing table")

@@ -134,19 +134,26 @@ public struct PostgresTestServer: Sendable {
         ["PGHOST": host, "PGPORT": String(port), "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database]
     }
 
+    /// Runs `scripts/with-postgres` with its output in files, not pipes: the server it starts inherits the
+    /// descriptors Foundation's `Process` leaves open, so a pipe would never reach end-of-file.
     @discardableResult
     private static func runScript(_ arguments: [String]) throws -> String {
+        let dir = try TempDir(prefix: "with-postgres-out")
+        FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
+        FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
+        let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
+        let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("err")))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script] + arguments
-        let out = Pipe()
-        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        try out.close()
+        try err.close()
+        let output = FileManager.default.contents(atPath: dir.file("out")) ?? Data()
+        let errors = FileManager.default.contents(atPath: dir.file("err")) ?? Data()
         guard process.terminationStatus == 0 else {
             throw TestSupportError(
                 description: "with-postgres \(arguments.first ?? "") failed (\(process.terminationStatus)): "
