@@ -6,7 +6,7 @@
 /// integrity error whatever the driver. A store sees only sealed values, never a plaintext secret.
 ///
 /// **The contract.** Implementations: `SQLiteCredentialStore` (embedded, the default), `InMemoryCredentialStore`
-/// (tests, one process) and, later, a PostgreSQL store. Each passes the conformance suite
+/// (tests, one process) and `PostgresCredentialStore` (shared by several instances). Each passes the conformance suite
 /// (`Tests/CredentialStoreConformance`), which checks every clause below.
 /// - Every method is one transaction, durable on return (a crash leaves the change whole or absent), and touches
 ///   only the rows it names: reading or writing one account is O(log n) in the number of accounts.
