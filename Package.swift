@@ -111,6 +111,23 @@ let package = Package(
             path: "Benchmarks/vault-bench",
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL benchmark (BENCHMARKS.md): `scripts/with-postgres .build/release/pg-bench`.
+        .executableTarget(
+            name: "pg-bench",
+            dependencies: [
+                "CredentialVault",
+                "CredentialVaultPostgres",
+                "SendcloudOAuth",
+                "SendcloudTestServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Benchmarks/pg-bench",
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "seal-and-read",
             dependencies: ["CredentialVault", "CredentialVaultSQLite"],

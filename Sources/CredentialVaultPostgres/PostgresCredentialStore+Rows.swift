@@ -116,7 +116,7 @@ struct PostgresStatements: Sendable {
     var selectAccount: String { "SELECT \(Self.list(AccountColumn.allCases)) FROM \(account) WHERE name = $1::text" }
     var selectAccounts: String { "SELECT \(Self.list(AccountColumn.allCases)) FROM \(account) ORDER BY name" }
 
-    /// The header row locked for the transaction: `FOR SHARE` by writes of one row (so that a rotation cannot change
+    /// The header row locked for the transaction: `FOR SHARE` by inserts (so that a rotation cannot change
     /// the key id under them), `FOR UPDATE` by changes whose checks read several rows (slots, rotation, upgrade),
     /// which so run one at a time. Every transaction locks the header first, then account rows: one order, no
     /// deadlock.
@@ -141,6 +141,13 @@ struct PostgresStatements: Sendable {
 
     /// Writes an account if its generation is `$expected` and the header's key id is the row's; returns a row if it
     /// did. Parameters: the ``updated`` columns, then the name, then the expected generation.
+    ///
+    /// The hot path of every refresh, so it takes no lock on the header row (a `FOR SHARE` there would make every
+    /// account write of every instance write that one row). It needs none: a rotation rewrites every account row
+    /// with a new generation in the same transaction as the header. If the rotation committed first, the key id no
+    /// longer matches; if it is in progress, this statement waits for the row and then re-checks the generation,
+    /// which has moved on; if this statement writes the row first, the rotation's own compare-and-swap of it fails
+    /// and rolls the rotation back. (Inserts, which have no generation to compare, do lock the header.)
     var compareAndSwap: String {
         let columns = Self.updated
         let keyID = columns.firstIndex(of: .keyID)! + 1
@@ -148,10 +155,9 @@ struct PostgresStatements: Sendable {
             "\($0.element.rawValue) = $\($0.offset + 1)\(PostgresColumnType.of($0.element).cast)"
         }
         return """
-            WITH current AS (SELECT key_id FROM \(header) WHERE id = 1 FOR SHARE)
-            UPDATE \(account) SET \(sets.joined(separator: ", ")) FROM current
+            UPDATE \(account) SET \(sets.joined(separator: ", "))
             WHERE name = $\(columns.count + 1)::text AND generation = $\(columns.count + 2)::bigint
-            AND current.key_id = $\(keyID)::bigint RETURNING 1
+            AND $\(keyID)::bigint = (SELECT key_id FROM \(header) WHERE id = 1) RETURNING 1
             """
     }
 

@@ -27,7 +27,7 @@ import Synchronization
 /// it stops after them.
 ///
 /// **Transactions.** Each method is one statement or one READ COMMITTED transaction that locks the header row first
-/// (`FOR SHARE` for a write of one account, `FOR UPDATE` for slot changes, rotation and upgrades) and then the
+/// (`FOR SHARE` for an insert, `FOR UPDATE` for slot changes, rotation and upgrades) and then the
 /// account rows it writes: so a rotation cannot interleave with a write, and slot checks see no concurrent change.
 public final class PostgresCredentialStore: CredentialStore, Service {
     /// Pool sizes and logging.

@@ -139,7 +139,7 @@ struct PostgresStoreTests {
         _ = try await CredentialVault.create(in: store, slots: [.key(.generate())], logger: logger)
         try PostgresTestServer.configured().psql(
             "INSERT INTO \"\(location.schema)\".account_lease VALUES ('acme', 'dead', "
-                + "extract(epoch FROM clock_timestamp())::float8 + 2)"
+                + "extract(epoch FROM clock_timestamp())::float8 + 5)"
         )
         await expectVaultError(.lockTimeout) {
             try await store.withAccountLock("acme", timeout: .milliseconds(500)) { () }
@@ -148,7 +148,7 @@ struct PostgresStoreTests {
         await expectVaultError(.lockTimeout) {
             try await store.withEveryAccountLock(timeout: .milliseconds(500)) { () }
         }
-        #expect(try await store.withAccountLock("acme", timeout: .seconds(10)) { true })
+        #expect(try await store.withAccountLock("acme", timeout: .seconds(30)) { true })
         #expect(try await store.withEveryAccountLock(timeout: .seconds(5)) { true })
         #expect(
             try PostgresTestServer.configured().psql("SELECT count(*) FROM \"\(location.schema)\".account_lease") == "0"
