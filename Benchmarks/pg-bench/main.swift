@@ -205,7 +205,7 @@ try await measure(
     rawGeneration += 1
 }
 var current = try await vault.openAccount(named: "tenant-8")
-try await measure("vault: updateAccount (reseal 3 secrets + CAS write, header FOR SHARE)", iterations: writes) {
+try await measure("vault: updateAccount (reseal 3 secrets + CAS write)", iterations: writes) {
     current.account = try await vault.updateAccount(
         current.account,
         secrets: current.secrets,
