@@ -22,7 +22,7 @@ extension PostgresCredentialStore {
                 "column \(error.columnName.prefix(64)) of the vault's tables holds a value of an unexpected type",
                 underlying: error
             )
-        case is NIOSSLError, is BoringSSLError:
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
             return VaultError(
                 .accessDenied,
                 "TLS with the database at \(location.endpoint) failed (sslmode=\(location.tlsMode.rawValue)): "
@@ -53,7 +53,9 @@ extension PostgresCredentialStore {
     }
 
     private static func mapped(_ error: PSQLError, _ location: PostgresLocation) -> VaultError {
-        if let underlying = error.underlying, underlying is NIOSSLError || underlying is BoringSSLError {
+        if let underlying = error.underlying,
+            underlying is NIOSSLError || underlying is BoringSSLError || underlying is NIOSSLExtraError
+        {
             return mapped(underlying, location) as? VaultError ?? unreachable(location, "TLS", underlying: error)
         }
         guard error.code == .server, let info = error.serverInfo else {
@@ -92,7 +94,8 @@ extension PostgresCredentialStore {
             return VaultError(.conflict, message + "; run the command again", underlying: error)
         case "3D000":
             return VaultError(.noVault, message + " (create the database first: createdb)", underlying: error)
-        case "57P01", "57P02", "57P03", "53300", "53400", "55P03":
+        // Shutting down, starting up, too many connections, out of resources, a read-only standby after a failover.
+        case "57P01", "57P02", "57P03", "53100", "53200", "53300", "53400", "55P03", "25006":
             return VaultError(.unavailable, message, underlying: error)
         case "57014":
             return VaultError(.unavailable, message + " (statement timeout)", underlying: error)

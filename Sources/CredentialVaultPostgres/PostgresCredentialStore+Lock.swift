@@ -25,7 +25,9 @@ import Synchronization
 // and deletes it when it releases the lock. A caller that gets the advisory lock but finds another holder's live
 // lease waits (within its lock timeout) until the lease is deleted or expires: a holder that is still working keeps
 // it alive over new connections; a holder that died (SIGKILL, a lost host) stops renewing, and its lease expires
-// within ``Configuration/lockLease``. The every-account lock waits until no lease is live. A database outage longer
+// within ``Configuration/lockLease``. The every-account lock waits until no lease is live. A lease that claims to
+// run for more than twice the lease length was not written by a holder (a planted or corrupted row) and is ignored,
+// so that it cannot block an account forever. A renewal that fails is retried after 250 ms. A database outage longer
 // than the lease while a refresh is in flight would reopen the window; the default lease (10 s) is well above a
 // restart's few seconds.
 extension PostgresCredentialStore {
@@ -79,13 +81,14 @@ extension PostgresCredentialStore {
                 WITH claimed AS (
                     INSERT INTO \(lease) (name, holder, until) VALUES ($1::text, $2::text, \(now) + $3::float8)
                     ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
-                    WHERE \(lease).until <= \(now) RETURNING 1
+                    WHERE \(lease).until <= \(now) OR \(lease).until > \(now) + 2 * $3::float8 RETURNING 1
                 ) SELECT EXISTS (SELECT 1 FROM claimed)
                 """,
             binds: leaseBinds(seconds)
         )
         let renew = PostgresQuery(
-            unsafeSQL: "UPDATE \(lease) SET until = \(now) + $3::float8 WHERE name = $1::text AND holder = $2::text",
+            unsafeSQL:
+                "UPDATE \(lease) SET until = \(now) + $3::float8 WHERE name = $1::text AND holder = $2::text RETURNING 1",
             binds: leaseBinds(seconds)
         )
         let drop = PostgresQuery(
@@ -117,10 +120,12 @@ extension PostgresCredentialStore {
     ) async throws -> T {
         let vault = Self.lockKey(label: "sendcloud-vault/vault-lock/v1", [try await vaultID()])
         let unlock: PostgresQuery = "SELECT pg_advisory_unlock(\(vault))"
-        let noLiveLease = PostgresQuery(
+        let now = "extract(epoch FROM clock_timestamp())::float8"
+        var noLiveLease = PostgresQuery(
             unsafeSQL:
-                "SELECT NOT EXISTS (SELECT 1 FROM \(sql.lease) WHERE until > extract(epoch FROM clock_timestamp())::float8)"
+                "SELECT NOT EXISTS (SELECT 1 FROM \(sql.lease) WHERE until > \(now) AND until <= \(now) + 2 * $1::float8)"
         )
+        noLiveLease.binds.append(Double(configuration.lockLease.components.seconds))
         return try await holding(
             LockPlan(
                 take: "SELECT pg_try_advisory_lock(\(vault))",
@@ -195,7 +200,7 @@ extension PostgresCredentialStore {
                     throw VaultError(
                         .lockTimeout,
                         "the lock of \(what) is free, but a holder whose database session ended is still at work "
-                            + "(its lease stayed live for \(timeout)); run the command again"
+                            + "(its row in account_lease stayed live for \(timeout)); run the command again"
                     )
                 }
                 throw mapped(error)
@@ -203,10 +208,19 @@ extension PostgresCredentialStore {
             let renewal = plan.lease.map { lease in
                 Task { [self] in
                     let every = configuration.lockLease / 3
+                    var pause = every
                     while !Task.isCancelled {
-                        do { try await Task.sleep(for: every) } catch { return }
-                        do { _ = try await rows(lease.renew) } catch {
+                        do { try await Task.sleep(for: pause) } catch { return }
+                        do {
+                            let renewed = try await rows(lease.renew)
+                            if renewed.isEmpty {
+                                logger.warning("the lease of a held lock was taken over", metadata: ["lock": "\(what)"])
+                            }
+                            pause = every
+                        } catch {
+                            // A failed renewal (the database restarting) is retried soon, not a period later.
                             logger.debug("lease renewal failed", metadata: ["lock": "\(what)", "error": "\(error)"])
+                            pause = .milliseconds(250)
                         }
                     }
                 }

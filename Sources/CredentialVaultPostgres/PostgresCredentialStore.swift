@@ -199,7 +199,7 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             tls.certificateVerification = .fullVerification
             if let path = location.rootCertificatePath {
                 guard FileManager.default.isReadableFile(atPath: path) else {
-                    throw VaultError(.notFound, "cannot read the sslrootcert file \(path)")
+                    throw VaultError(.accessDenied, "cannot read the sslrootcert file \(path)")
                 }
                 tls.trustRoots = .file(path)
             }

@@ -34,16 +34,16 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
     /// The default schema.
     public static let defaultSchema = "sendcloud_vault"
 
-    public var host: String
-    public var port: Int
-    public var user: String
-    public var database: String
-    public var schema: String
-    public var tlsMode: TLSMode
+    public private(set) var host: String
+    public private(set) var port: Int
+    public private(set) var user: String
+    public private(set) var database: String
+    public private(set) var schema: String
+    public private(set) var tlsMode: TLSMode
     /// PEM file of the roots to trust (`sslrootcert`) instead of the system's.
-    public var rootCertificatePath: String?
+    public private(set) var rootCertificatePath: String?
     /// How long connecting (or waiting for a free pooled connection) may take.
-    public var connectTimeout: Duration
+    public private(set) var connectTimeout: Duration
 
     /// Whether `text` is a location with a URL scheme (`name://`): such a location is never a file path. Only
     /// `postgres://` and `postgresql://` are known; a caller refuses the others.
@@ -54,17 +54,20 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         return scheme.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "+-.".contains($0)) }
     }
 
-    /// Whether `text` is a PostgreSQL location (`postgres://` or `postgresql://`, any case).
+    /// Whether `text` is meant as a PostgreSQL location: it starts with `postgres:` or `postgresql:` (any case).
+    /// `postgres:/host/db` (one slash) is one too — and refused by ``init(url:environment:)`` — so that a typo
+    /// cannot turn into a local file under a folder named `postgres:`.
     public static func isPostgresURL(_ text: String) -> Bool {
         let lower = text.lowercased()
-        return lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://")
+        return lower.hasPrefix("postgres:") || lower.hasPrefix("postgresql:")
     }
 
     /// Parses `url`; missing parts come from `environment` (libpq's variables), then the defaults.
     /// - Throws: ``VaultError/Code/invalidInput`` for anything malformed or unknown, and for a password in the URL.
     public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(VaultError) {
-        guard Self.isPostgresURL(url) else {
-            throw VaultError(.invalidInput, "not a PostgreSQL location (postgres://USER@HOST:PORT/DBNAME)")
+        let lower = url.lowercased()
+        guard lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") else {
+            throw VaultError(.invalidInput, "not a PostgreSQL location: write postgres://USER@HOST:PORT/DBNAME")
         }
         guard let components = URLComponents(string: url) else {
             throw VaultError(.invalidInput, "the PostgreSQL location is not a valid URL")
@@ -83,6 +86,14 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let loginName = env("USER") ?? env("LOGNAME") ?? NSUserName()
         user = components.user.flatMap { $0.isEmpty ? nil : $0 } ?? env("PGUSER") ?? loginName
+        // A user name holding ':' is a password written percent-encoded ("user%3Apassword"): refused, not echoed.
+        guard !user.contains(":") else {
+            throw VaultError(
+                .invalidInput,
+                "the user name in the vault URL holds ':'; a password does not belong in the URL (use "
+                    + "SENDCLOUD_VAULT_DATABASE_PASSWORD_FILE, PGPASSWORD or ~/.pgpass)"
+            )
+        }
         let givenHost = components.host.flatMap { $0.isEmpty ? nil : $0 } ?? env("PGHOST") ?? "localhost"
         // URLComponents keeps the brackets of an IPv6 literal.
         host =
@@ -99,11 +110,16 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
             port = 5432
         }
         guard (1...65535).contains(port) else { throw VaultError(.invalidInput, "the port \(port) is out of range") }
-        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let encodedPath = components.percentEncodedPath
+        let path = encodedPath.hasPrefix("/") ? String(encodedPath.dropFirst()) : encodedPath
         guard !path.contains("/") else {
             throw VaultError(.invalidInput, "the PostgreSQL location's path must be just the database name")
         }
-        database = path.removingPercentEncoding.flatMap { $0.isEmpty ? nil : $0 } ?? env("PGDATABASE") ?? user
+        // Decoded once; a malformed escape is refused rather than read as "no database given".
+        guard let name = path.removingPercentEncoding else {
+            throw VaultError(.invalidInput, "the database name in the PostgreSQL location has a malformed % escape")
+        }
+        database = name.isEmpty ? env("PGDATABASE") ?? user : name
 
         var schema = Self.defaultSchema
         var tlsMode: TLSMode?
@@ -145,7 +161,7 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         guard Self.isValidSchemaName(schema) else {
             throw VaultError(
                 .invalidInput,
-                "schema must be 1–63 lower-case letters, digits or '_', starting with a letter or '_'"
+                "schema must be 1–63 lower-case letters, digits or '_', starting with a letter or '_' (not pg_)"
             )
         }
         self.schema = schema
@@ -153,6 +169,14 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         self.connectTimeout = connectTimeout
         let loopback = Self.isLoopback(host)
         self.tlsMode = tlsMode ?? (loopback ? .disable : .verifyFull)
+        if self.tlsMode == .verifyFull && Self.isIPAddress(host) {
+            throw VaultError(
+                .invalidInput,
+                "sslmode=verify-full checks the server's certificate against its host name, and \(host) is an IP "
+                    + "address: give the host name the certificate was issued for (or sslmode=require, which encrypts "
+                    + "without authenticating the server)"
+            )
+        }
         if rootCertificatePath != nil && self.tlsMode != .verifyFull {
             throw VaultError(.invalidInput, "sslrootcert is used only with sslmode=verify-full")
         }
@@ -166,12 +190,21 @@ public struct PostgresLocation: Sendable, Hashable, CustomStringConvertible {
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
     }
 
+    /// Whether `host` is an IPv4 or IPv6 literal (which TLS cannot use as the server name).
+    static func isIPAddress(_ host: String) -> Bool {
+        if host.contains(":") { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     static func isValidSchemaName(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...63).contains(bytes.count), let first = bytes.first else { return false }
         func isLetter(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) }
         func isDigit(_ byte: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
         guard isLetter(first) || first == UInt8(ascii: "_") else { return false }
+        // PostgreSQL reserves the pg_ prefix for its own schemas.
+        guard !name.hasPrefix("pg_") else { return false }
         return bytes.allSatisfy { isLetter($0) || isDigit($0) || $0 == UInt8(ascii: "_") }
     }
 

@@ -8,7 +8,7 @@ public import Foundation
 ///    mode 0600 or stricter. It comes first because it is set for this tool alone, while the libpq variables below
 ///    may be in the environment for other programs.
 /// 2. `PGPASSWORD`.
-/// 3. `PGPASSFILE`, else `~/.pgpass` if it exists: libpq's password file, lines of
+/// 3. `PGPASSFILE`, else `~/.pgpass`, if it exists: libpq's password file, lines of
 ///    `hostname:port:database:username:password` (`*` matches anything; `\:` and `\\` escape), the first matching
 ///    line wins. It must be 0600 or stricter (libpq only warns; here a readable password file is refused with
 ///    ``VaultError/Code/unsafePermissions``).
@@ -24,7 +24,7 @@ public enum PostgresPassword {
 
     /// The password for `location`, from the first source present in `environment`.
     /// - Throws: ``VaultError``: ``VaultError/Code/unsafePermissions`` for a password file that group or others may
-    ///   access, ``VaultError/Code/notFound`` for a named file that cannot be read, ``VaultError/Code/invalidInput``
+    ///   access, ``VaultError/Code/accessDenied`` for a password file that cannot be read, ``VaultError/Code/invalidInput``
     ///   for an empty one.
     public static func resolve(
         for location: PostgresLocation,
@@ -32,7 +32,13 @@ public enum PostgresPassword {
     ) throws(VaultError) -> String? {
         func env(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let path = env(fileVariable) {
-            let secret = try VaultUnlockSource.readSecretFile(path, what: "database password", requirePrivate: true)
+            let secret: SecureBytes
+            do {
+                secret = try VaultUnlockSource.readSecretFile(path, what: "database password", requirePrivate: true)
+            } catch let error where error.code == .notFound {
+                // A configuration problem (78), not a missing vault (66).
+                throw VaultError(.accessDenied, error.message)
+            }
             guard let password = secret.unsafeStringValue() else {
                 throw VaultError(.invalidInput, "the database password file \(path) is not UTF-8 text")
             }
@@ -48,6 +54,8 @@ public enum PostgresPassword {
             guard FileManager.default.fileExists(atPath: passfile) else { return nil }
         }
         if passfile == "-" { throw VaultError(.invalidInput, "PGPASSFILE must name a file") }
+        // Like libpq: a password file that does not exist gives no password (the server may not ask for one).
+        guard FileManager.default.fileExists(atPath: passfile) else { return nil }
         let contents = try VaultUnlockSource.readSecretFile(passfile, what: "pgpass", requirePrivate: true)
         guard let text = contents.unsafeStringValue() else {
             throw VaultError(.invalidInput, "the password file \(passfile) is not UTF-8 text")
@@ -61,7 +69,8 @@ public enum PostgresPassword {
         for line in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             if line.hasPrefix("#") { continue }
             let fields = split(line)
-            guard fields.count == 5 else { continue }
+            // libpq reads the password up to the next unescaped ':' and ignores the rest.
+            guard fields.count >= 5 else { continue }
             let matches = zip(fields.prefix(4), wanted).allSatisfy { field, value in field == "*" || field == value }
             if matches { return fields[4] }
         }

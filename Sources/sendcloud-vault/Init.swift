@@ -37,7 +37,7 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         let location = try global.vaultLocation()
         let path = location.description
-        // A file is created only once the secrets are known; a database schema is checked (and created) at once.
+        // Nothing is created until the secrets are known: an existing file or schema is only checked here.
         var store: (any CredentialStore)?
         switch location {
         case .file(let file):
@@ -45,7 +45,11 @@ struct Init: AsyncParsableCommand {
                 store = try await location.openStore(create: true, logger: global.logger)
             }
         case .postgres:
-            store = try await location.openStore(create: true, logger: global.logger)
+            do {
+                store = try await location.openStore(create: false, logger: global.logger)
+            } catch let error as VaultError where error.code == .noVault {
+                store = nil  // no vault schema yet: created below
+            }
         }
         if let store, try await store.header() != nil {
             throw CLIError(

@@ -21,6 +21,15 @@ struct PostgresLocationTests {
         #expect(local.tlsMode == .disable && local.port == 5432 && local.schema == PostgresLocation.defaultSchema)
         let remote = try PostgresLocation(url: "postgres://vault@db.example.com/tenants", environment: environment)
         #expect(remote.tlsMode == .verifyFull)
+        // An IP address to a remote server: verify-full cannot check a name, so the mode must be chosen.
+        let byAddress = try PostgresLocation(
+            url: "postgres://vault@10.0.0.5/db?sslmode=require",
+            environment: environment
+        )
+        #expect(byAddress.tlsMode == .require)
+        // The database name is decoded once.
+        #expect(try PostgresLocation(url: "postgres://db/100%25", environment: environment).database == "100%")
+        #expect(try PostgresLocation(url: "postgres://db/a%2525b", environment: environment).database == "a%25b")
         let ipv6 = try PostgresLocation(url: "postgres://vault@[::1]:5433/db", environment: environment)
         #expect(ipv6.host == "::1" && ipv6.tlsMode == .disable && ipv6.endpoint == "[::1]:5433")
     }
@@ -55,7 +64,9 @@ struct PostgresLocationTests {
             "postgres://db/x?schema=", "postgres://db/x?foo=1", "postgres://db/x?schema=a&schema=b",
             "postgres://db/x/y", "postgres://db:99999/x", "postgres://db/x#frag", "postgres://db/x?connect_timeout=0",
             "postgres://db/x?sslrootcert=/ca.pem&sslmode=require", "mysql://db/x",
-            "postgres://db/x?schema=\(String(repeating: "a", count: 64))",
+            "postgres://db/x?schema=\(String(repeating: "a", count: 64))", "postgres:/db/x", "postgresql:db",
+            "postgres://db/x?schema=pg_x", "postgres://user%3Ahunter2@db/x",
+            "postgres://vault@10.0.0.5/db", "postgres://vault@[2001:db8::1]/db?sslmode=verify-full",
         ]
     )
     func refused(_ url: String) {
@@ -87,6 +98,8 @@ struct PostgresLocationTests {
         #expect(PostgresPassword.password(in: text, for: location) == "p:ass\\word")
         #expect(PostgresPassword.password(in: "*:*:*:*:any", for: location) == "any")
         #expect(PostgresPassword.password(in: "db.internal:6432:other:vault:x", for: location) == nil)
+        // libpq takes the password up to the next unescaped ':'.
+        #expect(PostgresPassword.password(in: "*:*:*:*:pw:extra", for: location) == "pw")
     }
 
     @Test("password sources: the tool's file first, then PGPASSWORD, then the pgpass file; unsafe files refused")
@@ -119,8 +132,14 @@ struct PostgresLocationTests {
         #expect {
             try PostgresPassword.resolve(for: location, environment: [PostgresPassword.fileVariable: file])
         } throws: { ($0 as? VaultError)?.code == .unsafePermissions }
+        // A missing pgpass gives no password, as with libpq; a missing password file named for this tool is a
+        // configuration error.
+        #expect(try PostgresPassword.resolve(for: location, environment: ["PGPASSFILE": dir.file("missing")]) == nil)
         #expect {
-            try PostgresPassword.resolve(for: location, environment: ["PGPASSFILE": dir.file("missing")])
-        } throws: { ($0 as? VaultError)?.code == .notFound }
+            try PostgresPassword.resolve(
+                for: location,
+                environment: [PostgresPassword.fileVariable: dir.file("missing")]
+            )
+        } throws: { ($0 as? VaultError)?.code == .accessDenied }
     }
 }

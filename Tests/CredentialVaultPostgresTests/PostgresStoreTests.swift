@@ -153,6 +153,12 @@ struct PostgresStoreTests {
         #expect(
             try PostgresTestServer.configured().psql("SELECT count(*) FROM \"\(location.schema)\".account_lease") == "0"
         )
+        // A planted lease that claims to run far longer than any holder's cannot block the account for ever.
+        try PostgresTestServer.configured().psql(
+            "INSERT INTO \"\(location.schema)\".account_lease VALUES ('acme', 'planted', 1e300)"
+        )
+        #expect(try await store.withAccountLock("acme", timeout: .seconds(2)) { true })
+        #expect(try await store.withEveryAccountLock(timeout: .seconds(2)) { true })
         await store.close()
     }
 
