@@ -56,13 +56,6 @@ public final class InMemoryCredentialStore: CredentialStore {
         state.accounts[name] = row
     }
 
-    private static func expected(_ row: AccountRow, _ generations: [AccountName: Int64]) throws -> Int64 {
-        guard let name = try? AccountName(name(of: row)), let expected = generations[name] else {
-            throw VaultError(.conflict, "no expected generation for an account of the rotation")
-        }
-        return expected
-    }
-
     // MARK: - CredentialStore
 
     public func headerRow() async throws -> VaultHeaderRow? { state.withLock { $0.header } }
@@ -172,7 +165,11 @@ public final class InMemoryCredentialStore: CredentialStore {
         try transaction { state in
             for row in rows {
                 try Self.requireCurrentKey(row[.keyID], state)
-                try Self.compareAndSwap(row, expectedGeneration: try Self.expected(row, expectedGenerations), &state)
+                try Self.compareAndSwap(
+                    row,
+                    expectedGeneration: try row.expectedGeneration(in: expectedGenerations),
+                    &state
+                )
             }
             guard let formatVersion else { return }
             guard state.accounts.count == accountCount else {
@@ -204,7 +201,11 @@ public final class InMemoryCredentialStore: CredentialStore {
                 state.nextSlotID = max(state.nextSlotID, highest + 1)
             }
             for row in rows {
-                try Self.compareAndSwap(row, expectedGeneration: try Self.expected(row, expectedGenerations), &state)
+                try Self.compareAndSwap(
+                    row,
+                    expectedGeneration: try row.expectedGeneration(in: expectedGenerations),
+                    &state
+                )
             }
         }
     }

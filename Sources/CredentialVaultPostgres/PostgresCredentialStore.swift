@@ -357,7 +357,11 @@ public final class PostgresCredentialStore: CredentialStore, Service {
                 guard row[.keyID] == keyID else {
                     throw VaultError(.conflict, "the data key was rotated meanwhile; open the vault again")
                 }
-                try await compareAndSwapLocked(row, expected: try Self.expected(row, expectedGenerations), connection)
+                try await compareAndSwapLocked(
+                    row,
+                    expected: try row.expectedGeneration(in: expectedGenerations),
+                    connection
+                )
             }
             guard let formatVersion else { return }
             guard try await countAccounts(connection) == accountCount else {
@@ -397,7 +401,11 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             try await connection.answer(PostgresQuery(unsafeSQL: "DELETE FROM \(sql.slot)"), logger: logger)
             for slot in slots { _ = try await insertSlot(slot, connection, keepingID: true) }
             for row in rows {
-                try await compareAndSwapLocked(row, expected: try Self.expected(row, expectedGenerations), connection)
+                try await compareAndSwapLocked(
+                    row,
+                    expected: try row.expectedGeneration(in: expectedGenerations),
+                    connection
+                )
             }
         }
     }
@@ -505,12 +513,5 @@ public final class PostgresCredentialStore: CredentialStore, Service {
             connection.answer(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(sql.account)"), logger: logger)
         )
         return Int(try rows.first?.decode(Int64.self) ?? 0)
-    }
-
-    private static func expected(_ row: AccountRow, _ generations: [AccountName: Int64]) throws -> Int64 {
-        guard let name = row[.name].text.flatMap({ try? AccountName($0) }), let expected = generations[name] else {
-            throw VaultError(.conflict, "no expected generation for an account of the rotation")
-        }
-        return expected
     }
 }

@@ -254,7 +254,11 @@ public final class SQLiteCredentialStore: CredentialStore {
             try db.execute(sql: "DELETE FROM key_slot")
             for slot in slots { _ = try Self.insertSlot(slot, db, keepingID: true) }
             for row in rows {
-                try Self.compareAndSwap(row, expectedGeneration: try Self.expected(row, expectedGenerations), db)
+                try Self.compareAndSwap(
+                    row,
+                    expectedGeneration: try row.expectedGeneration(in: expectedGenerations),
+                    db
+                )
             }
         }
     }
@@ -268,7 +272,11 @@ public final class SQLiteCredentialStore: CredentialStore {
         try await run(queue.write) { db in
             for row in rows {
                 try Self.requireCurrentKey(row[.keyID], db)
-                try Self.compareAndSwap(row, expectedGeneration: try Self.expected(row, expectedGenerations), db)
+                try Self.compareAndSwap(
+                    row,
+                    expectedGeneration: try row.expectedGeneration(in: expectedGenerations),
+                    db
+                )
             }
             guard let formatVersion else { return }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
@@ -277,12 +285,5 @@ public final class SQLiteCredentialStore: CredentialStore {
             }
             try db.execute(sql: "UPDATE vault_header SET format_version = ? WHERE id = 1", arguments: [formatVersion])
         }
-    }
-
-    private static func expected(_ row: AccountRow, _ generations: [AccountName: Int64]) throws -> Int64 {
-        guard let name = row[.name].text.flatMap({ try? AccountName($0) }), let expected = generations[name] else {
-            throw VaultError(.conflict, "no expected generation for an account of the rotation")
-        }
-        return expected
     }
 }

@@ -139,8 +139,8 @@ public struct PostgresTestServer: Sendable {
     @discardableResult
     private static func runScript(_ arguments: [String]) throws -> String {
         let dir = try TempDir(prefix: "with-postgres-out")
-        FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
-        FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("out"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("err")))
         let process = Process()

@@ -38,3 +38,16 @@ public typealias AccountRow = StoreRow<AccountColumn>
 public typealias KeySlotRow = StoreRow<KeySlotColumn>
 /// The vault's header row.
 public typealias VaultHeaderRow = StoreRow<VaultHeaderColumn>
+
+extension StoreRow where Column == AccountColumn {
+    /// The generation a rotation or format upgrade expects this row's stored version to have, from the
+    /// `expectedGenerations` its caller passed: for a driver's compare-and-swap of each row. Throws
+    /// ``VaultError/Code/conflict`` if the row's name is not one of them.
+    public func expectedGeneration(in expectedGenerations: [AccountName: Int64]) throws(VaultError) -> Int64 {
+        guard let name = self[.name].text.flatMap({ try? AccountName($0) }), let expected = expectedGenerations[name]
+        else {
+            throw VaultError(.conflict, "no expected generation for an account of the rotation")
+        }
+        return expected
+    }
+}
