@@ -277,13 +277,23 @@ public final class TokenProvider: Sendable {
     /// a conflict can only come from a writer that does not take it — a data-key rotation, an operator's edit:
     /// then the account is re-read (with the rotated key, if any) and `change` applied to the fresh record, so
     /// that a rotated refresh token is never dropped. Gives up after three conflicts.
+    ///
+    /// A store that is briefly unreachable (``VaultError/Code/unavailable``: a database restarting or failing over)
+    /// is retried with backoff for up to ``storeRetryWindow``: a rotated refresh token exists only in this process
+    /// until it is committed, and giving up at the first failure would lose it (the next caller would be refused with
+    /// `invalid_grant`). A write whose outcome was unknown and that did commit shows up as a conflict on the retry,
+    /// and the re-read record then already holds the new tokens.
     func commit(
         _ account: Account,
         _ secrets: AccountSecrets,
         _ change: (inout Account, inout AccountSecrets) -> Void
     ) async throws -> Account {
         var base = (account: account, secrets: secrets)
-        for attempt in 1...3 {
+        let clock = ContinuousClock()
+        let deadline = clock.now + Self.storeRetryWindow
+        var pause = Duration.milliseconds(100)
+        var conflicts = 0
+        while true {
             var updated = base.account
             var newSecrets = base.secrets
             change(&updated, &newSecrets)
@@ -293,11 +303,43 @@ public final class TokenProvider: Sendable {
                     secrets: newSecrets,
                     expectedGeneration: base.account.generation
                 )
-            } catch let error as VaultError where error.code == .conflict && attempt < 3 {
+            } catch let error as VaultError where error.code == .conflict && conflicts < 2 {
+                conflicts += 1
                 logger.notice("account changed under its lock; re-reading", metadata: ["account": "\(account.name)"])
-                base = try await vault.openAccount(named: account.name)
+                base = try await reread(account.name, until: deadline)
+            } catch let error as VaultError where error.code == .unavailable && clock.now + pause < deadline {
+                logger.warning(
+                    "the vault's store is unreachable while a token is being stored; retrying",
+                    metadata: ["account": "\(account.name)", "error": "\(error.message)"]
+                )
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            } catch let error as VaultError where error.code == .conflict {
+                logger.notice("account kept changing under its lock", metadata: ["error": "\(error.message)"])
+                break
             }
         }
         throw VaultError.keptChanging(account.name, while: "its tokens were being stored")
+    }
+
+    /// How long storing a token keeps retrying a store that is unreachable.
+    static let storeRetryWindow = Duration.seconds(30)
+
+    /// Re-reads an account, retrying an unreachable store until `deadline`.
+    private func reread(
+        _ name: AccountName,
+        until deadline: ContinuousClock.Instant
+    ) async throws -> (
+        account: Account, secrets: AccountSecrets
+    ) {
+        var pause = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await vault.openAccount(named: name)
+            } catch let error as VaultError where error.code == .unavailable && ContinuousClock.now + pause < deadline {
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
+        }
     }
 }
