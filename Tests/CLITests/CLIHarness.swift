@@ -53,17 +53,23 @@ final class CLIHarness: Sendable {
     /// Owns ``root``: removes it when the harness goes away.
     private let directory: TempDir
 
-    /// Where ``initVault()`` puts the vault; its directory does not exist until `init` creates it.
-    var vault: String { root + "/vaultdir/vault.sqlite" }
+    /// Where ``initVault()`` puts the vault: a file whose directory does not exist until `init` creates it, or the
+    /// location given at creation (a `postgres://` URL).
+    let vault: String
+    /// What every run against ``vault`` needs besides the key (a database password), also given to `init`.
+    let vaultEnvironment: [String: String]
     /// Where ``initVault()`` writes the generated key.
     var keyFile: String { root + "/vault.key" }
     /// The environment that unlocks the vault of ``initVault()`` with its key file.
     var keyEnv: [String: String] { ["SENDCLOUD_VAULT_KEY_FILE": keyFile] }
 
-    init() throws {
+    /// A harness whose vault is `vault` (default: a file in its own directory), reached with `vaultEnvironment`.
+    init(vault: String? = nil, vaultEnvironment: [String: String] = [:]) throws {
         binary = try Self.locateBinary()
         directory = try TempDir(prefix: "sendcloud-vault-cli")
         root = directory.path
+        self.vault = vault ?? root + "/vaultdir/vault.sqlite"
+        self.vaultEnvironment = vaultEnvironment
         try FileManager.default.createDirectory(atPath: root + "/.io", withIntermediateDirectories: false)
     }
 
@@ -180,8 +186,8 @@ final class CLIHarness: Sendable {
         return result
     }
 
-    /// Runs against ``vault`` (`--vault` appended, after the subcommand) unlocked with ``keyFile`` unless `env`
-    /// overrides it.
+    /// Runs against ``vault`` (`--vault` appended, after the subcommand) unlocked with ``keyFile``, with
+    /// ``vaultEnvironment``, unless `env` overrides them.
     func vaultRun(
         _ arguments: [String],
         env: [String: String] = [:],
@@ -190,7 +196,7 @@ final class CLIHarness: Sendable {
     ) async throws -> CLIResult {
         try await run(
             arguments + ["--vault", vault],
-            env: keyEnv.merging(env) { _, given in given },
+            env: keyEnv.merging(vaultEnvironment) { $1 }.merging(env) { _, given in given },
             stdin: stdin,
             sourceLocation: sourceLocation
         )
@@ -232,7 +238,7 @@ final class CLIHarness: Sendable {
     /// Creates ``vault`` with a generated key file at ``keyFile``.
     @discardableResult
     func initVault(sourceLocation: SourceLocation = #_sourceLocation) async throws -> CLIResult {
-        let result = try await run(["init", "--vault", vault, "--generate-key-file", keyFile])
+        let result = try await run(["init", "--vault", vault, "--generate-key-file", keyFile], env: vaultEnvironment)
         try #require(result.status == 0, "init failed:\n\(result)", sourceLocation: sourceLocation)
         return result
     }

@@ -27,9 +27,11 @@ struct PostgresVault: Sendable {
 
     /// A vault on `server`, by default the shared server of `scripts/with-postgres`.
     init(server: PostgresTestServer? = nil) throws {
-        cli = try CLIHarness()
-        self.server = try server ?? PostgresTestServer.configured()
-        schema = PostgresTestServer.uniqueSchema("cli")
+        let server = try server ?? PostgresTestServer.configured()
+        let schema = PostgresTestServer.uniqueSchema("cli")
+        self.server = server
+        self.schema = schema
+        cli = try CLIHarness(vault: server.url(schema: schema), vaultEnvironment: ["PGPASSWORD": server.password])
     }
 
     /// `postgres://user@host:port/db?schema=…` (no password).
@@ -37,24 +39,19 @@ struct PostgresVault: Sendable {
     /// The account table, quoted, for psql.
     var accountTable: String { "\"\(schema)\".account" }
     /// What reaches the server: the password, from the environment.
-    var databaseEnv: [String: String] { ["PGPASSWORD": server.password] }
+    var databaseEnv: [String: String] { cli.vaultEnvironment }
     /// The database password and the vault key file.
     var env: [String: String] { databaseEnv.merging(cli.keyEnv) { $1 } }
 
-    /// Runs `arguments` with `--vault URL` appended, the password and the key file in the environment (`env`
-    /// overrides them).
+    /// ``CLIHarness/vaultRun(_:env:stdin:sourceLocation:)``: `--vault URL` appended, the password and the key file in
+    /// the environment (`env` overrides them).
     func run(
         _ arguments: [String],
         env extra: [String: String] = [:],
         stdin: Data? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> CLIResult {
-        try await cli.run(
-            arguments + ["--vault", url],
-            env: env.merging(extra) { $1 },
-            stdin: stdin,
-            sourceLocation: sourceLocation
-        )
+        try await cli.vaultRun(arguments, env: extra, stdin: stdin, sourceLocation: sourceLocation)
     }
 
     /// ``run(_:env:stdin:sourceLocation:)`` that must exit 0.
@@ -65,29 +62,16 @@ struct PostgresVault: Sendable {
         stdin: Data? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> CLIResult {
-        let result = try await run(arguments, env: extra, stdin: stdin, sourceLocation: sourceLocation)
-        try #require(
-            result.status == 0,
-            "sendcloud-vault \(arguments) on PostgreSQL failed:\n\(result)",
-            sourceLocation: sourceLocation
-        )
-        return result
+        try await cli.succeed(arguments, env: extra, stdin: stdin, sourceLocation: sourceLocation)
     }
 
     /// `init` of this schema with a generated key file at the harness's ``CLIHarness/keyFile``.
     @discardableResult
     func initVault(sourceLocation: SourceLocation = #_sourceLocation) async throws -> CLIResult {
-        let result = try await cli.run(
-            ["init", "--vault", url, "--generate-key-file", cli.keyFile],
-            env: databaseEnv,
-            sourceLocation: sourceLocation
-        )
-        try #require(result.status == 0, "init on PostgreSQL failed:\n\(result)", sourceLocation: sourceLocation)
-        return result
+        try await cli.initVault(sourceLocation: sourceLocation)
     }
 
-    /// Adds a refresh-token account at `fake`'s token URL with a refresh token `fake` issued (or `refreshToken`),
-    /// without an access token: its first `token` must refresh. Returns the refresh token.
+    /// ``CLIHarness/addRefreshAccount(_:server:clientID:secret:refreshToken:extra:sourceLocation:)`` on this vault.
     @discardableResult
     func addRefreshAccount(
         _ name: String,
@@ -98,17 +82,15 @@ struct PostgresVault: Sendable {
         extra: [String] = [],
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> String {
-        let token = refreshToken ?? fake.issueRefreshToken(clientID: clientID)
-        let file = try cli.writeFile("rt-\(name)", token + "\n")
-        try await succeed(
-            [
-                "add", name, "--client-id", clientID, "--client-secret-file", "-", "--refresh-token-file", file,
-                "--token-url", fake.tokenURL,
-            ] + extra,
-            stdin: Data(secret.utf8),
+        try await cli.addRefreshAccount(
+            name,
+            server: fake,
+            clientID: clientID,
+            secret: secret,
+            refreshToken: refreshToken,
+            extra: extra,
             sourceLocation: sourceLocation
         )
-        return token
     }
 
     /// `show NAME --reveal --json`, parsed.
