@@ -16,8 +16,11 @@ let package = Package(
         .library(name: "CredentialVaultMemory", targets: ["CredentialVaultMemory"]),
         .library(name: "CredentialVaultPostgres", targets: ["CredentialVaultPostgres"]),
         .library(name: "SendcloudOAuth", targets: ["SendcloudOAuth"]),
+        .library(name: "SendcloudVaultService", targets: ["SendcloudVaultService"]),
+        .library(name: "SendcloudTesting", targets: ["SendcloudTesting"]),
         .executable(name: "sendcloud-vault", targets: ["sendcloud-vault"]),
         .executable(name: "seal-and-read", targets: ["seal-and-read"]),
+        .executable(name: "sendcloud-dev-endpoint", targets: ["sendcloud-dev-endpoint"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,6 +32,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -83,6 +90,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Embedding in a backend (DESIGN §7): the vault's location, unlocking from the environment or a ConfigReader,
+        // and one Service that owns the store, the HTTP client, the token provider and the refresher.
+        .target(
+            name: "SendcloudVaultService",
+            dependencies: [
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                "CredentialVaultPostgres",
+                "SendcloudOAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -93,6 +118,7 @@ let package = Package(
                 "CredentialVaultSQLite",
                 "CredentialVaultPostgres",
                 "SendcloudOAuth",
+                "SendcloudVaultService",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,7 +144,7 @@ let package = Package(
                 "CredentialVault",
                 "CredentialVaultPostgres",
                 "SendcloudOAuth",
-                "SendcloudTestServer",
+                "SendcloudTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,10 +154,86 @@ let package = Package(
             path: "Benchmarks/pg-bench",
             swiftSettings: swiftSettings
         ),
+        // The development Sendcloud endpoint (FakeSendcloud of SendcloudTesting) on a loopback port, for local development.
+        .executableTarget(
+            name: "sendcloud-dev-endpoint",
+            dependencies: [
+                "SendcloudTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "seal-and-read",
             dependencies: ["CredentialVault", "CredentialVaultSQLite"],
             path: "Examples/seal-and-read",
+            swiftSettings: swiftSettings
+        ),
+        // Examples/*/README.md: a Hummingbird backend for many tenants, a refresher worker, a plaintext migration.
+        .executableTarget(
+            name: "multi-tenant-backend",
+            dependencies: [
+                "CredentialVault",
+                "SendcloudOAuth",
+                "SendcloudVaultService",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/multi-tenant-backend",
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "refresher-worker",
+            dependencies: [
+                "SendcloudOAuth",
+                "SendcloudVaultService",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/refresher-worker",
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "migrate-plaintext",
+            dependencies: [
+                "CredentialVault",
+                "CredentialVaultPostgres",
+                "SendcloudOAuth",
+                "SendcloudVaultService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/migrate-plaintext",
+            exclude: ["README.md"],
+            swiftSettings: swiftSettings
+        ),
+        // Every ```swift block of README.md and the DocC articles, compiled (Tests/ExamplesTests/SnippetTests.swift).
+        .executableTarget(
+            name: "Snippets",
+            dependencies: [
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                "SendcloudOAuth",
+                "SendcloudVaultService",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/Snippets",
             swiftSettings: swiftSettings
         ),
         // Fuzzing (Fuzz/README.md): the harness libraries, and one executable per target. A normal build makes
@@ -241,9 +343,10 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
-        // A fake Sendcloud (Ory Hydra) token endpoint on 127.0.0.1, shared by the OAuth and CLI tests.
+        // A development Sendcloud (Ory Hydra) token endpoint on 127.0.0.1: for the package's tests, embedders' tests
+        // (product SendcloudTesting) and the sendcloud-dev-endpoint executable.
         .target(
-            name: "SendcloudTestServer",
+            name: "SendcloudTesting",
             dependencies: [
                 "CredentialVault",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -251,7 +354,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Tests/SendcloudTestServer",
             swiftSettings: swiftSettings
         ),
         // Helpers shared by the test targets (Tests/TestSupport/Documentation.docc): temporary directories, error
@@ -260,7 +362,7 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "CredentialVault",
-                "SendcloudTestServer",
+                "SendcloudTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -269,9 +371,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "SendcloudTestServerTests",
+            name: "SendcloudTestingTests",
             dependencies: [
-                "SendcloudTestServer",
+                "SendcloudTesting",
+                "sendcloud-dev-endpoint",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -287,7 +390,7 @@ let package = Package(
                 "CredentialVaultPostgres",
                 "FuzzOAuth",
                 "FuzzSupport",
-                "SendcloudTestServer",
+                "SendcloudTesting",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -295,6 +398,48 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SendcloudVaultServiceTests",
+            dependencies: [
+                "SendcloudVaultService",
+                "SendcloudOAuth",
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                "CredentialVaultPostgres",
+                "SendcloudTesting",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The examples' binaries end to end against the fake Sendcloud, and the check that every snippet compiles.
+        .testTarget(
+            name: "ExamplesTests",
+            dependencies: [
+                "multi-tenant-backend",
+                "refresher-worker",
+                "migrate-plaintext",
+                "Snippets",
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                "SendcloudTesting",
+                "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -302,7 +447,7 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "sendcloud-vault",
-                "SendcloudTestServer",
+                "SendcloudTesting",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -15,7 +15,7 @@ import NIOCore
 import NIOHTTP1
 import PostgresNIO
 import SendcloudOAuth
-import SendcloudTestServer
+import SendcloudTesting
 
 let quick = CommandLine.arguments.contains("--quick")
 let logger = Logger(label: "pg-bench") { _ in SwiftLogNoOpLogHandler() }

@@ -1,4 +1,5 @@
 public import CredentialVault
+public import Foundation
 import Synchronization
 
 /// A store that keeps everything in this process's memory: for embedders' unit tests and examples.
@@ -13,6 +14,8 @@ public final class InMemoryCredentialStore: CredentialStore {
         var slots: [KeySlotRow] = []
         var nextSlotID: Int64 = 1
         var accounts: [String: AccountRow] = [:]
+        /// Single-use claims: key → expiry in seconds since 1970.
+        var claims: [[UInt8]: Double] = [:]
     }
 
     private let state = Mutex(State())
@@ -134,6 +137,10 @@ public final class InMemoryCredentialStore: CredentialStore {
         }
     }
 
+    public func accountStatusCounts(now: Date) async throws -> [AccountStatusCount] {
+        state.withLock { AccountStatusCount.counting($0.accounts.values, now: now) }
+    }
+
     public func insert(_ row: AccountRow) async throws {
         try transaction { state in
             try Self.requireCurrentKey(row[.keyID], state)
@@ -207,6 +214,19 @@ public final class InMemoryCredentialStore: CredentialStore {
                     &state
                 )
             }
+        }
+    }
+
+    /// Under the state's lock: expired claims deleted (all of them: memory is small), then the claim stored unless an
+    /// unexpired one of `key` is.
+    public func claimSingleUse(_ key: [UInt8], expiresAt: Date) async throws -> Bool {
+        let expiry = try SingleUseClaims.checked(key, expiresAt: expiresAt)
+        let now = Date().timeIntervalSince1970
+        return state.withLock { state in
+            state.claims = state.claims.filter { $0.value > now }
+            guard state.claims[key] == nil else { return false }
+            state.claims[key] = expiry
+            return true
         }
     }
 

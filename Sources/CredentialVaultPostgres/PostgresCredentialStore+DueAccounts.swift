@@ -47,8 +47,12 @@ extension PostgresCredentialStore {
     /// The plan of the due-accounts query with sequential scans disabled (EXPLAIN): whether the indexes can serve it
     /// (the planner prefers a scan on a small table either way). For tests.
     package func dueAccountsQueryPlan(_ query: DueAccountQuery) async throws -> [String] {
-        let explained = try dueAccountsQuery(query)
-        return try await withQueryConnection { connection in
+        try await queryPlan(try dueAccountsQuery(query))
+    }
+
+    /// The plan of `explained` with sequential scans disabled (EXPLAIN, in a transaction rolled back). For tests.
+    func queryPlan(_ explained: PostgresQuery) async throws -> [String] {
+        try await withQueryConnection { connection in
             try await connection.answer("BEGIN", logger: logger)
             let rows: [PostgresRow]
             do {

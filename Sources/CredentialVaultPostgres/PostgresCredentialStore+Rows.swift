@@ -12,7 +12,7 @@ enum PostgresColumnType: String, Sendable {
 
     static func of(_ column: some StoreColumn) -> PostgresColumnType {
         switch column.rawValue {
-        case "key_id", "generation", "id", "ops_limit", "mem_limit", "format_version": .bigint
+        case "key_id", "generation", "id", "ops_limit", "mem_limit", "format_version", "consecutive_failures": .bigint
         case "created_at", "updated_at", "refreshed_at", "next_attempt_at", "access_token_expires_at": .double
         case "client_secret", "refresh_token", "access_token", "salt", "wrapped_key", "vault_id": .bytea
         default: .text
@@ -93,6 +93,7 @@ struct PostgresStatements: Sendable {
     let account: String
     let migrations: String
     let lease: String
+    let singleUse: String
 
     init(schema: String) {
         self.schema = "\"\(schema)\""
@@ -101,6 +102,7 @@ struct PostgresStatements: Sendable {
         account = "\"\(schema)\".account"
         migrations = "\"\(schema)\".schema_migration"
         lease = "\"\(schema)\".account_lease"
+        singleUse = "\"\(schema)\".single_use"
     }
 
     static func list(_ columns: [some StoreColumn]) -> String { columns.map(\.rawValue).joined(separator: ", ") }

@@ -69,7 +69,22 @@ extension PostgresCredentialStore {
                 )
                 """,
             ]
-        }
+        },
+        // Backends (DESIGN §7): the count of failed refreshes in a row that the backoff grows with; an index for the
+        // counts by status; single-use claims (an OAuth `state` presented once, on any instance), pruned by expiry.
+        Migration(version: 2, name: "v2-failures-counts-single-use") { s in
+            [
+                "ALTER TABLE \(s.account) ADD COLUMN consecutive_failures bigint",
+                "CREATE INDEX account_by_status ON \(s.account) (status, next_attempt_at)",
+                """
+                CREATE TABLE \(s.singleUse) (
+                    key bytea PRIMARY KEY,
+                    expires_at double precision NOT NULL
+                )
+                """,
+                "CREATE INDEX single_use_by_expiry ON \(s.singleUse) (expires_at)",
+            ]
+        },
     ]
 
     /// The newest schema version this code knows.
@@ -93,6 +108,7 @@ extension PostgresCredentialStore {
                 ]
             ),
             "account_lease": [("name", .text, false), ("holder", .text, false), ("until", .double, false)],
+            "single_use": [("key", .bytea, false), ("expires_at", .double, false)],
         ]
     }
 

@@ -1,5 +1,5 @@
 public import CredentialVault
-import Foundation
+public import Foundation
 public import Logging
 import NIOCore
 import NIOSSL

@@ -157,6 +157,14 @@ extension SQLiteCredentialStore {
         return (sql, arguments(values))
     }
 
+    /// Accounts by status and backing off (``AccountStatusCount/isBackingOff(_:now:)``: text and blobs compare
+    /// greater than any number, so `<= last valid date` excludes them), from the covering index `account_by_status`.
+    /// Arguments: now, the last valid date.
+    static let accountStatusCountsSQL = """
+        SELECT status, coalesce(next_attempt_at > ? AND next_attempt_at <= ?, 0) AS backing_off, count(*)
+        FROM account GROUP BY status, backing_off
+        """
+
     /// Runs a GRDB access, turning `DatabaseError` into ``VaultError`` without echoing SQL arguments.
     func run<T: Sendable>(
         _ access: (@Sendable (Database) throws -> T) async throws -> T,

@@ -57,6 +57,22 @@ extension SQLiteCredentialStore {
                     """
             )
         }
+        // Backends (DESIGN §7): the count of failed refreshes in a row that the backoff grows with; an index for
+        // the counts by status (covering: the gauge's query reads no account row); single-use claims (an OAuth
+        // `state` presented once, across processes), pruned by expiry.
+        migrator.registerMigration("v3-failures-counts-single-use") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE account ADD COLUMN consecutive_failures INTEGER;
+                    CREATE INDEX account_by_status ON account (status, next_attempt_at);
+                    CREATE TABLE single_use (
+                        key BLOB NOT NULL PRIMARY KEY,
+                        expires_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX single_use_by_expiry ON single_use (expires_at);
+                    """
+            )
+        }
         return migrator
     }
 
@@ -73,6 +89,17 @@ extension SQLiteCredentialStore {
     /// The file's journal mode (`wal`), for tests.
     func journalMode() throws -> String {
         try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    /// The query plan of the counts-by-status query, for the test that it reads only the status index.
+    func accountStatusCountsQueryPlan() throws -> [String] {
+        try queue.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "EXPLAIN QUERY PLAN " + Self.accountStatusCountsSQL,
+                arguments: Self.arguments([.real(0), .real(DueAccountQuery.latestValidDate)])
+            ).map { $0["detail"] ?? "" }
+        }
     }
 
     /// The query plan of the due-accounts query, for the test that it uses the indexes.

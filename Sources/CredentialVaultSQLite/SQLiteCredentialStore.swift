@@ -1,5 +1,5 @@
 public import CredentialVault
-import Foundation
+public import Foundation
 import GRDB
 
 #if canImport(Glibc)
@@ -175,6 +175,18 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
     }
 
+    public func accountStatusCounts(now: Date) async throws -> [AccountStatusCount] {
+        let arguments = Self.arguments([.real(now.timeIntervalSince1970), .real(DueAccountQuery.latestValidDate)])
+        return try await run(queue.read) { db in
+            try Row.fetchAll(db, sql: Self.accountStatusCountsSQL, arguments: arguments).map { row in
+                let status: DatabaseValue = row[0]
+                let backingOff: Int64 = row[1]
+                let count: Int = row[2]
+                return AccountStatusCount(status: StoreValue(status), backingOff: backingOff != 0, count: count)
+            }
+        }
+    }
+
     public func insert(_ row: AccountRow) async throws {
         try await run(queue.write) { db in
             try Self.requireCurrentKey(row[.keyID], db)
@@ -205,6 +217,31 @@ public final class SQLiteCredentialStore: CredentialStore {
     public func deleteAccount(named name: AccountName) async throws -> Bool {
         try await run(queue.write) { db in
             try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name.rawValue])
+            return db.changesCount > 0
+        }
+    }
+
+    /// One IMMEDIATE transaction: a bounded batch of expired claims deleted, then the claim inserted, or written over
+    /// its key's expired one (an upsert whose update applies only to an expired claim).
+    public func claimSingleUse(_ key: [UInt8], expiresAt: Date) async throws -> Bool {
+        let expiry = try SingleUseClaims.checked(key, expiresAt: expiresAt)
+        let now = Date().timeIntervalSince1970
+        return try await run(queue.write) { db in
+            try db.execute(
+                sql: """
+                    DELETE FROM single_use WHERE key IN (
+                        SELECT key FROM single_use WHERE expires_at <= ? AND key <> ? ORDER BY expires_at LIMIT ?
+                    )
+                    """,
+                arguments: [now, Data(key), SingleUseClaims.pruneBatch]
+            )
+            try db.execute(
+                sql: """
+                    INSERT INTO single_use (key, expires_at) VALUES (?, ?)
+                    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE single_use.expires_at <= ?
+                    """,
+                arguments: [Data(key), expiry, now]
+            )
             return db.changesCount > 0
         }
     }

@@ -52,13 +52,16 @@ enum RefreshDecision: Equatable, Sendable {
     /// "Another holder refreshed" means `refreshedAt` moved past `observedRefreshedAt` (what the caller saw before
     /// waiting) — not merely that the generation changed (a recorded failure or a key rotation also bumps it); its
     /// token is taken while it has not expired. Otherwise as ``beforeLock(_:hasUsableToken:reuseIfValidFor:retryReauthorization:now:)``,
-    /// except that only an `ok` account's token is reused.
+    /// except that only an `ok` account's token is reused, and — keep-alive — a `refresh-token` account last
+    /// refreshed at or before `keepAliveBefore` (or never) is refreshed whatever its token's expiry, so that its
+    /// refresh token is used before the server lets it expire.
     static func underLock(
         _ account: Account,
         hasUsableToken: Bool,
         observedRefreshedAt: Date?,
         reuseIfValidFor window: Duration?,
         retryReauthorization: Bool,
+        keepAliveBefore: Date? = nil,
         now: Date
     ) -> RefreshDecision {
         if account.mode == .basic { return .refuse(.basicMode) }
@@ -70,7 +73,12 @@ enum RefreshDecision: Equatable, Sendable {
             return .takeOthersToken
         }
         if account.status == .reauthRequired && !retryReauthorization { return .refuse(.reauthorizationRequired) }
-        if let window, account.status == .ok, hasUsableToken, validForLonger(account, than: window, now: now) {
+        let keepAliveDue =
+            account.mode == .refreshToken
+            && keepAliveBefore.map { before in account.refreshedAt.map { $0 <= before } ?? true } ?? false
+        if let window, account.status == .ok, hasUsableToken, !keepAliveDue,
+            validForLonger(account, than: window, now: now)
+        {
             return .reuseStored
         }
         return .refresh

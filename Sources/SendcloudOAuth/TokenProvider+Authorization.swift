@@ -1,12 +1,14 @@
 public import CredentialVault
 import Foundation
+import Tracing
 
 extension TokenProvider {
     /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`
     /// account from `account`, or — when `name` exists and `mayReplace` — the existing account re-authorized
     /// (status back to `ok`, new client secret and tokens). Without `mayReplace`, an existing account is refused
     /// with ``VaultError/Code/alreadyExists`` (checked under the account lock, before the code is spent).
-    /// Returns the stored metadata.
+    /// Returns the stored metadata; publishes ``AccountEvent/Kind/reauthorized`` (an existing account) or
+    /// ``AccountEvent/Kind/authorized`` (a new one).
     public func authorize(
         _ account: Account,
         clientSecret: SecureBytes,
@@ -16,38 +18,64 @@ extension TokenProvider {
         mayReplace: Bool = true
     ) async throws -> Account {
         try TokenURLPolicy.validate(account.tokenURL)
-        return try await vault.withAccountLock(account.name, timeout: configuration.lockTimeout) {
+        let grant = Grant.authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier)
+        return try await withMeasuredLock(account.name) {
             let existing = try await vault.accountForReplacement(named: account.name)
             if existing != nil && !mayReplace {
                 throw VaultError.alreadyExists(account.name)
             }
-            let response = try await client.requestToken(
-                .authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier),
-                tokenURL: account.tokenURL,
-                clientID: account.clientID,
-                clientSecret: clientSecret
-            )
+            let response: TokenResponse
+            do {
+                response = try await tracer.withSpan("sendcloud_vault.token_grant", ofKind: .client) { span in
+                    span.attributes["sendcloud_vault.account"] = account.name.description
+                    span.attributes["oauth.grant_type"] = grant.name
+                    return try await client.requestToken(
+                        grant,
+                        tokenURL: account.tokenURL,
+                        clientID: account.clientID,
+                        clientSecret: clientSecret
+                    )
+                }
+            } catch let error as OAuthError {
+                metrics.tokenRequest(grant: grant.name, outcome: error.code.description)
+                throw error
+            }
+            metrics.tokenRequest(grant: grant.name, outcome: "success")
             var updated = account
             updated.mode = .refreshToken
             updated.accessTokenExpiresAt = response.expiresAt
             updated.refreshedAt = response.receivedAt
             updated.status = .ok
             updated.lastError = nil
+            updated.consecutiveFailures = 0
+            updated.nextAttemptAt = nil
             if updated.scopes == nil { updated.scopes = response.scope }
             let secrets = AccountSecrets(
                 clientSecret: clientSecret,
                 refreshToken: response.refreshToken,
                 accessToken: response.accessToken
             )
+            let stored: Account
             if let existing {
-                return try await commit(existing, AccountSecrets()) { stored, storedSecrets in
+                stored = try await commit(existing, AccountSecrets()) { stored, storedSecrets in
                     let createdAt = stored.createdAt
                     stored = updated
                     stored.createdAt = createdAt
                     storedSecrets = secrets
                 }
+            } else {
+                stored = try await vault.addAccount(updated, secrets: secrets)
             }
-            return try await vault.addAccount(updated, secrets: secrets)
+            cache.store(
+                AccessToken(
+                    account: account.name,
+                    value: response.accessToken,
+                    expiresAt: stored.accessTokenExpiresAt,
+                    obtainedFromServer: true
+                )
+            )
+            publish(account.name, existing == nil ? .authorized : .reauthorized)
+            return stored
         }
     }
 }

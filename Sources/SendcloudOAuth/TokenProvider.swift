@@ -1,28 +1,48 @@
 public import CredentialVault
-import Foundation
+public import Foundation
 public import Logging
+public import Metrics
+public import Tracing
 
 /// Hands out valid access tokens for the accounts of a vault, refreshing through the token endpoint.
 ///
-/// - A stored access token is returned while it stays valid for longer than ``Configuration/skew``.
+/// - A valid access token is returned from memory while it stays valid for longer than ``Configuration/skew`` (no
+///   store read, no decryption; at most ``Configuration/accessTokenCacheLimit`` accounts, least recently used
+///   evicted), else from the store, else a new one is obtained.
 /// - **Single flight.** Concurrent callers for one account share one in-flight refresh in this process; across
 ///   processes and hosts the vault's per-account lock (``CredentialVault/withAccountLock(_:timeout:_:isolation:)``)
 ///   serialises them, and whoever gets the lock second re-reads the account and takes the token the first one
 ///   stored instead of refreshing again. Other accounts are never blocked.
+/// - **A 401 with a token**: ``refresh(_:ifStillUsing:logger:)`` refreshes only if the stored token is still the one
+///   that was refused, so a burst of 401s causes one refresh.
 /// - The new access token and the rotated refresh token are committed (compare-and-swap on the account's
 ///   generation, one durable transaction) before the token is returned to anyone. A response without a refresh
 ///   token keeps the old one.
 /// - `invalid_grant` marks the account `reauth-required` with the server's message and keeps its secrets; later
-///   calls fail at once without contacting the server until ``refresh(_:retryReauthorization:)`` with `true`.
+///   calls fail at once without contacting the server until ``refresh(_:retryReauthorization:ifExpiringWithin:orLastRefreshedBefore:logger:)``
+///   with `retryReauthorization`. Other failures count the account's consecutive failures and set its next attempt
+///   time (``Configuration/failureBackoff``), which the refresher honours.
+/// - Every outcome is published as an ``AccountEvent`` (``events(bufferingNewest:)``), counted in ``TokenMetrics``
+///   and traced (spans `sendcloud_vault.lock_wait`, `sendcloud_vault.token_grant`, `sendcloud_vault.commit`).
 public final class TokenProvider: Sendable {
     /// Provider settings.
     public struct Configuration: Sendable {
-        /// A stored token is used only while it stays valid this much longer.
+        /// A token is used only while it stays valid this much longer.
         public var skew: Duration = .seconds(60)
         /// How long to wait for another holder of an account's lock.
         public var lockTimeout: Duration = .seconds(60)
         /// The scope of client-credentials grants when the account names none.
         public var defaultClientCredentialsScope = "api"
+        /// How many accounts' access tokens are held in memory (least recently used evicted); 0 — the default, for
+        /// a process that makes one call (the CLI) — holds none, and every call reads the store. A long-running
+        /// backend sets it (``VaultService`` uses 10,000): about 1 KiB per account.
+        public var accessTokenCacheLimit = 0
+        /// How long the refresher leaves an account alone after failed refreshes.
+        public var failureBackoff = FailureBackoff()
+        /// Where metrics go (``TokenMetrics``); `nil`: the process's `MetricsSystem`.
+        public var metricsFactory: (any MetricsFactory)?
+        /// Where spans go; `nil`: the process's `InstrumentationSystem.tracer`.
+        public var tracer: (any Tracer)?
 
         /// The defaults of DESIGN §5/§6.
         public init() {}
@@ -35,6 +55,10 @@ public final class TokenProvider: Sendable {
     public let configuration: Configuration
     let logger: Logger
     private let inFlight = SingleFlight<AccountName, AccessToken>()
+    let cache: AccessTokenCache
+    let broadcast = AccountEventBroadcast()
+    let metrics: TokenMetrics
+    let tracer: any Tracer
 
     /// Creates a provider over `vault` that obtains tokens with `client`.
     public init(
@@ -47,18 +71,32 @@ public final class TokenProvider: Sendable {
         self.client = client
         self.configuration = configuration
         self.logger = logger
+        cache = AccessTokenCache(limit: configuration.accessTokenCacheLimit)
+        metrics = TokenMetrics(factory: configuration.metricsFactory)
+        tracer = configuration.tracer ?? InstrumentationSystem.tracer
     }
 
-    /// A valid access token for `name`: the stored one while it is valid for longer than the skew, else a new one.
-    /// Throws ``OAuthError`` (``OAuthError/Code/reauthorizationRequired`` for an account marked so, without
-    /// contacting the server) or ``VaultError``.
-    public func accessToken(for name: AccountName) async throws -> AccessToken {
+    deinit { broadcast.finish() }
+
+    /// A valid access token for `name`: the one in memory or in the store while it is valid for longer than the skew,
+    /// else a new one. Throws ``OAuthError`` (``OAuthError/Code/reauthorizationRequired`` for an account marked so,
+    /// without contacting the server) or ``VaultError``. `logger`: this call's logger (its metadata is kept), else
+    /// the provider's.
+    public func accessToken(for name: AccountName, logger: Logger? = nil) async throws -> AccessToken {
+        if let cached = cache.token(for: name, validFor: configuration.skew, now: Date()) {
+            metrics.lookup(.memory)
+            return cached
+        }
         let (account, secrets) = try await vault.openAccount(named: name)
-        return try await accessToken(account, secrets)
+        return try await accessToken(account, secrets, logger: logger ?? self.logger)
     }
 
-    /// ``accessToken(for:)`` for an account already read (one vault read per call on the hot path).
-    private func accessToken(_ account: Account, _ secrets: AccountSecrets) async throws -> AccessToken {
+    /// ``accessToken(for:logger:)`` for an account already read (one vault read per call on the hot path).
+    private func accessToken(
+        _ account: Account,
+        _ secrets: AccountSecrets,
+        logger: Logger
+    ) async throws -> AccessToken {
         let name = account.name
         let token = Self.usable(secrets.accessToken)
         let decision = RefreshDecision.beforeLock(
@@ -68,26 +106,34 @@ public final class TokenProvider: Sendable {
             retryReauthorization: false,
             now: Date()
         )
-        if let stored = try Self.storedToken(decision, account, token) { return stored }
+        if let stored = try storedToken(decision, account, token) {
+            metrics.lookup(.store)
+            return stored
+        }
         return try await inFlight.run(name) {
             try await self.obtain(
                 name,
                 observedRefreshedAt: account.refreshedAt,
                 reuseIfValidFor: self.configuration.skew,
-                retryReauthorization: false
+                retryReauthorization: false,
+                logger: logger
             )
         }
     }
 
     /// Obtains a new token from the server now — unless another holder refreshed the account while this call
     /// waited (then its token is returned), or, with `ifExpiringWithin`, the stored token (re-read under the lock)
-    /// is still valid for longer than that window. An account marked `reauth-required` is tried again only with
-    /// `retryReauthorization`. A call that joins a refresh already in flight for the account takes its result.
+    /// is still valid for longer than that window and — with `orLastRefreshedBefore`, for a `refresh-token`
+    /// account — was obtained after that date (keep-alive). An account marked `reauth-required` is tried again only
+    /// with `retryReauthorization`. A call that joins a refresh already in flight for the account takes its result.
     public func refresh(
         _ name: AccountName,
         retryReauthorization: Bool = false,
-        ifExpiringWithin window: Duration? = nil
+        ifExpiringWithin window: Duration? = nil,
+        orLastRefreshedBefore keepAliveBefore: Date? = nil,
+        logger: Logger? = nil
     ) async throws -> AccessToken {
+        let logger = logger ?? self.logger
         let account = try await vault.account(named: name)
         // No reuse before the lock: the window is checked on the record re-read under it.
         let decision = RefreshDecision.beforeLock(
@@ -97,20 +143,95 @@ public final class TokenProvider: Sendable {
             retryReauthorization: retryReauthorization,
             now: Date()
         )
-        _ = try Self.storedToken(decision, account, nil)
+        _ = try storedToken(decision, account, nil)
         return try await inFlight.run(name) {
             try await self.obtain(
                 name,
                 observedRefreshedAt: account.refreshedAt,
                 reuseIfValidFor: window,
-                retryReauthorization: retryReauthorization
+                retryReauthorization: retryReauthorization,
+                keepAliveBefore: keepAliveBefore,
+                logger: logger
             )
         }
     }
 
+    /// The token to use after the API refused `token` (HTTP 401): a new one if the stored token is still `token`,
+    /// else the one another caller already obtained — so a burst of 401s for one account causes one refresh. The
+    /// refused token is dropped from memory. An account marked `reauth-required` is refused as by
+    /// ``accessToken(for:logger:)``.
+    public func refresh(
+        _ name: AccountName,
+        ifStillUsing token: AccessToken,
+        logger: Logger? = nil
+    ) async throws -> AccessToken {
+        let logger = logger ?? self.logger
+        cache.remove(name, ifHolding: token.value)
+        // Another caller refreshed already: its token is in memory.
+        if let cached = cache.token(for: name, validFor: configuration.skew, now: Date()) {
+            metrics.lookup(.memory)
+            return cached
+        }
+        let (account, secrets) = try await vault.openAccount(named: name)
+        let stored = Self.usable(secrets.accessToken)
+        if let stored, stored != token.value, account.status == .ok,
+            let expiry = account.accessTokenExpiresAt, expiry.timeIntervalSinceNow > configuration.skew.inSeconds
+        {
+            let other = AccessToken(account: name, value: stored, expiresAt: expiry, obtainedFromServer: false)
+            cache.store(other)
+            metrics.lookup(.store)
+            return other
+        }
+        _ = try storedToken(
+            RefreshDecision.beforeLock(
+                account,
+                hasUsableToken: false,
+                reuseIfValidFor: nil,
+                retryReauthorization: false,
+                now: Date()
+            ),
+            account,
+            nil
+        )
+        let refused = token.value
+        let obtained = try await inFlight.run(name) {
+            try await self.obtain(
+                name,
+                observedRefreshedAt: account.refreshedAt,
+                reuseIfValidFor: nil,
+                retryReauthorization: false,
+                replacing: refused,
+                logger: logger
+            )
+        }
+        guard obtained.value == refused else { return obtained }
+        // This call joined a flight that reused the refused token (a periodic refresher's, which found it still
+        // valid): go once more, on our own terms.
+        return try await obtain(
+            name,
+            observedRefreshedAt: account.refreshedAt,
+            reuseIfValidFor: nil,
+            retryReauthorization: false,
+            replacing: refused,
+            logger: logger
+        )
+    }
+
     /// The `Authorization` header value for API calls of `name`: `Bearer <access token>` (obtained as by
-    /// ``accessToken(for:)``), or `Basic base64(public:secret)` for a `basic` account.
-    public func authorizationHeaderValue(for name: AccountName) async throws -> String {
+    /// ``accessToken(for:logger:)``), or `Basic base64(public:secret)` for a `basic` account.
+    public func authorizationHeaderValue(for name: AccountName, logger: Logger? = nil) async throws -> String {
+        try await authorization(for: name, logger: logger).headerValue
+    }
+
+    /// The header value and, for a Bearer account, the token in it (for ``refresh(_:ifStillUsing:logger:)``).
+    func authorization(
+        for name: AccountName,
+        logger: Logger?
+    ) async throws -> (headerValue: String, token: AccessToken?) {
+        if let cached = cache.token(for: name, validFor: configuration.skew, now: Date()) {
+            metrics.lookup(.memory)
+            return (cached.authorizationHeaderValue, cached)
+        }
         let (account, secrets) = try await vault.openAccount(named: name)
         if account.mode == .basic {
             guard let secret = secrets.clientSecret else {
@@ -118,12 +239,28 @@ public final class TokenProvider: Sendable {
             }
             // RFC 7617: base64(public:secret), built in wipeable buffers; the header value is the one String.
             let pair = SecureBytes.concatenating([SecureBytes(utf8: account.clientID + ":"), secret])
-            return "Basic " + (pair.base64Encoded().unsafeStringValue() ?? "")
+            return ("Basic " + (pair.base64Encoded().unsafeStringValue() ?? ""), nil)
         }
-        return try await accessToken(account, secrets).authorizationHeaderValue
+        let token = try await accessToken(account, secrets, logger: logger ?? self.logger)
+        return (token.authorizationHeaderValue, token)
+    }
+
+    /// Drops the access token held in memory for `name` (say, after removing or replacing the account elsewhere in
+    /// this process); the next call reads the store.
+    public func forget(_ name: AccountName) { cache.remove(name) }
+
+    /// A stream of the ``AccountEvent``s from now on, in the order they happened; each subscriber gets every event.
+    /// A subscriber that falls more than `bufferingNewest` events behind loses the oldest. The stream ends when the
+    /// provider is released, or when the subscriber stops iterating.
+    public func events(bufferingNewest limit: Int = 1024) -> AsyncStream<AccountEvent> {
+        broadcast.subscribe(bufferingNewest: limit)
     }
 
     // MARK: - Internals
+
+    func publish(_ name: AccountName, _ kind: AccountEvent.Kind) {
+        broadcast.publish(AccountEvent(account: name, kind: kind))
+    }
 
     /// A stored access token fit for a header: b64token characters only (one stored by an earlier version could hold
     /// anything the server sent); anything else counts as no token, and a new one is obtained.
@@ -133,9 +270,9 @@ public final class TokenProvider: Sendable {
     }
 
     /// Carries out the part of `decision` that needs no server: the stored token for ``RefreshDecision/reuseStored``
-    /// and ``RefreshDecision/takeOthersToken``, the error for ``RefreshDecision/refuse(_:)``; `nil` for
-    /// ``RefreshDecision/refresh``.
-    private static func storedToken(
+    /// and ``RefreshDecision/takeOthersToken`` (held in memory from now on), the error for
+    /// ``RefreshDecision/refuse(_:)``; `nil` for ``RefreshDecision/refresh``.
+    private func storedToken(
         _ decision: RefreshDecision,
         _ account: Account,
         _ token: SecureBytes?
@@ -149,15 +286,18 @@ public final class TokenProvider: Sendable {
                 "account '\(account.name)' uses basic authentication and has no access token"
             )
         case .refuse(.reauthorizationRequired):
-            throw reauthError(account)
+            cache.remove(account.name)
+            throw Self.reauthError(account)
         case .reuseStored, .takeOthersToken:
             guard let token else { return nil }  // not reached: both decisions require a usable token
-            return AccessToken(
+            let stored = AccessToken(
                 account: account.name,
                 value: token,
                 expiresAt: account.accessTokenExpiresAt,
                 obtainedFromServer: false
             )
+            cache.store(stored)
+            return stored
         }
     }
 
@@ -169,35 +309,87 @@ public final class TokenProvider: Sendable {
         )
     }
 
+    /// Runs `body` under the account's lock, measuring and tracing the wait (``TokenMetrics/lockWait``, span
+    /// `sendcloud_vault.lock_wait`).
+    func withMeasuredLock<T: Sendable>(
+        _ name: AccountName,
+        _ body: () async throws -> T,
+        isolation: isolated (any Actor)? = #isolation
+    ) async throws -> T {
+        let start = ContinuousClock.now
+        let span = tracer.startSpan("sendcloud_vault.lock_wait")
+        span.attributes["sendcloud_vault.account"] = name.description
+        var acquired = false
+        do {
+            return try await vault.withAccountLock(name, timeout: configuration.lockTimeout) {
+                acquired = true
+                metrics.lockWaited(ContinuousClock.now - start)
+                span.end()
+                return try await body()
+            }
+        } catch {
+            if !acquired {
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error))
+                span.end()
+            }
+            throw error
+        }
+    }
+
     /// Under the account lock: re-read, reuse another holder's fresh result, or run the grant and commit (see
-    /// ``RefreshDecision/underLock(_:hasUsableToken:observedRefreshedAt:reuseIfValidFor:retryReauthorization:now:)``).
+    /// ``RefreshDecision/underLock(_:hasUsableToken:observedRefreshedAt:reuseIfValidFor:retryReauthorization:keepAliveBefore:now:)``).
+    /// With `replacing` (the token a 401 refused), a different valid stored token is taken instead of refreshing.
     private func obtain(
         _ name: AccountName,
         observedRefreshedAt: Date?,
         reuseIfValidFor window: Duration?,
-        retryReauthorization: Bool
+        retryReauthorization: Bool,
+        keepAliveBefore: Date? = nil,
+        replacing refused: SecureBytes? = nil,
+        logger: Logger
     ) async throws -> AccessToken {
-        try await vault.withAccountLock(name, timeout: configuration.lockTimeout) {
+        try await withMeasuredLock(name) {
             let (account, secrets) = try await vault.openAccount(named: name)
             let token = Self.usable(secrets.accessToken)
+            let now = Date()
+            if let refused, let token, token != refused, account.status == .ok,
+                let expiry = account.accessTokenExpiresAt, expiry.timeIntervalSince(now) > configuration.skew.inSeconds
+            {
+                logger.debug("took the token another holder obtained after a 401", metadata: ["account": "\(name)"])
+                if let stored = try storedToken(.takeOthersToken, account, token) {
+                    metrics.lookup(.store)
+                    return stored
+                }
+            }
             let decision = RefreshDecision.underLock(
                 account,
                 hasUsableToken: token != nil,
                 observedRefreshedAt: observedRefreshedAt,
                 reuseIfValidFor: window,
                 retryReauthorization: retryReauthorization,
-                now: Date()
+                keepAliveBefore: keepAliveBefore,
+                now: now
             )
             if decision == .takeOthersToken {
                 // Another holder refreshed while we waited: take its token (no skew check, no second refresh).
                 logger.debug("took the token another holder obtained", metadata: ["account": "\(name)"])
             }
-            if let stored = try Self.storedToken(decision, account, token) { return stored }
-            return try await grantAndCommit(account, secrets)
+            if let stored = try storedToken(decision, account, token) {
+                metrics.lookup(.store)
+                return stored
+            }
+            let obtained = try await grantAndCommit(account, secrets, logger: logger)
+            metrics.lookup(.server)
+            return obtained
         }
     }
 
-    private func grantAndCommit(_ account: Account, _ secrets: AccountSecrets) async throws -> AccessToken {
+    private func grantAndCommit(
+        _ account: Account,
+        _ secrets: AccountSecrets,
+        logger: Logger
+    ) async throws -> AccessToken {
         guard let clientSecret = secrets.clientSecret else {
             throw VaultError.noClientSecret(account.name)
         }
@@ -212,6 +404,7 @@ public final class TokenProvider: Sendable {
                     "account '\(account.name)' has no refresh token; authorize it again (login)"
                 )
                 try await record(account, secrets, status: .reauthRequired, error: error)
+                publish(account.name, .reauthorizationRequired(message: error.message))
                 throw error
             }
             grant = .refreshToken(refreshToken, scope: nil)
@@ -221,57 +414,88 @@ public final class TokenProvider: Sendable {
         let start = ContinuousClock.now
         let response: TokenResponse
         do {
-            response = try await client.requestToken(
-                grant,
-                tokenURL: account.tokenURL,
-                clientID: account.clientID,
-                clientSecret: clientSecret
-            )
+            response = try await tracer.withSpan("sendcloud_vault.token_grant", ofKind: .client) { span in
+                span.attributes["sendcloud_vault.account"] = account.name.description
+                span.attributes["oauth.grant_type"] = grant.name
+                return try await client.requestToken(
+                    grant,
+                    tokenURL: account.tokenURL,
+                    clientID: account.clientID,
+                    clientSecret: clientSecret
+                )
+            }
         } catch let error as OAuthError {
+            metrics.tokenRequest(grant: grant.name, outcome: error.code.description)
             logger.warning(
                 "token refresh failed",
                 metadata: ["account": "\(account.name)", "grant": "\(grant.name)", "error": "\(error.code)"]
             )
-            let status: AccountStatus = error.code == .reauthorizationRequired ? .reauthRequired : account.status
-            try? await record(account, secrets, status: status, error: error)
+            if error.code == .reauthorizationRequired {
+                cache.remove(account.name)
+                try? await record(account, secrets, status: .reauthRequired, error: error)
+                publish(account.name, .reauthorizationRequired(message: error.message))
+            } else {
+                try? await record(account, secrets, status: account.status, error: error)
+                publish(account.name, .refreshFailed(RefreshFailure(error), message: error.message))
+            }
             throw error
         }  // A cancelled caller (CancellationError) records nothing.
+        metrics.tokenRequest(grant: grant.name, outcome: "success")
         // The server may have rotated the refresh token: this write must not be lost (see ``commit(_:_:_:)``).
-        let stored = try await commit(account, secrets) { updated, newSecrets in
-            updated.accessTokenExpiresAt = response.expiresAt
-            updated.refreshedAt = response.receivedAt
-            updated.status = .ok
-            updated.lastError = nil
-            newSecrets.accessToken = response.accessToken
-            if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
+        let stored = try await tracer.withSpan("sendcloud_vault.commit") { span in
+            span.attributes["sendcloud_vault.account"] = account.name.description
+            return try await commit(account, secrets) { updated, newSecrets in
+                updated.accessTokenExpiresAt = response.expiresAt
+                updated.refreshedAt = response.receivedAt
+                updated.status = .ok
+                updated.lastError = nil
+                updated.consecutiveFailures = 0
+                updated.nextAttemptAt = nil
+                newSecrets.accessToken = response.accessToken
+                if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
+            }
         }
+        let latency = ContinuousClock.now - start
+        metrics.refreshed(grant: grant.name, after: latency)
         logger.info(
             "token refreshed",
             metadata: [
                 "account": "\(account.name)", "grant": "\(grant.name)", "rotated": "\(response.refreshToken != nil)",
-                "latency": "\(ContinuousClock.now - start)",
+                "latency": "\(latency)",
             ]
         )
-        return AccessToken(
+        let token = AccessToken(
             account: account.name,
             value: response.accessToken,
             expiresAt: stored.accessTokenExpiresAt,
             obtainedFromServer: true
         )
+        cache.store(token)
+        publish(account.name, .refreshed(expiresAt: stored.accessTokenExpiresAt))
+        return token
     }
 
-    /// Stores a failure on the account (status and message), keeping every secret.
+    /// Stores a failure on the account (status and message), keeping every secret: one more consecutive failure, and
+    /// — unless the account now needs re-authorization, which the refresher skips anyway — the next attempt time of
+    /// ``Configuration/failureBackoff``.
     private func record(
         _ account: Account,
         _ secrets: AccountSecrets,
         status: AccountStatus,
         error: OAuthError
     ) async throws {
+        let backoff = configuration.failureBackoff
         _ = try await commit(account, secrets) { updated, _ in
             updated.status = status
             updated.lastError = error.message
+            updated.consecutiveFailures = min(updated.consecutiveFailures + 1, Self.maximumConsecutiveFailures)
+            updated.nextAttemptAt =
+                status == .reauthRequired ? nil : backoff.nextAttempt(afterFailures: updated.consecutiveFailures)
         }
     }
+
+    /// The count of consecutive failures stops here (a store refuses larger values as damaged).
+    static let maximumConsecutiveFailures = 1_000_000
 
     /// Applies `change` to the account and writes it by compare-and-swap. The caller holds the account's lock, so
     /// a conflict can only come from a writer that does not take it — a data-key rotation, an operator's edit:

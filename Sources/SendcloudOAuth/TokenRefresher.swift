@@ -8,6 +8,12 @@ public import ServiceLifecycle
 ///
 /// Work runs with bounded concurrency, a random start delay per account (so that tenants do not all renew at
 /// once) and an optional cap on token requests per second (Sendcloud rate-limits POSTs: 100/min, bursts of 15/s).
+///
+/// A periodic pass skips `reauth-required` accounts and accounts backing off after failures (their next attempt
+/// time, stored with the account, has not come: every instance sharing the vault honours it), and renews — as
+/// keep-alive — `refresh-token` accounts not refreshed for ``Configuration/maxRefreshTokenAge``, since Hydra lets an
+/// unused refresh token expire. Each pass records the accounts by status and its lag (``TokenMetrics``). On
+/// graceful shutdown no further refresh starts; those in flight finish and commit, then ``run()`` returns.
 public struct TokenRefresher: Service {
     /// Scheduling settings.
     public struct Configuration: Sendable {
@@ -21,8 +27,11 @@ public struct TokenRefresher: Service {
         public var jitter: Duration = .seconds(2)
         /// At most this many token requests per second, if set.
         public var maxRequestsPerSecond: Double?
+        /// Keep-alive: `refresh-token` accounts last refreshed longer ago than this are due whatever their token's
+        /// expiry (Hydra's refresh tokens expire unused, by default after 720 h). `nil` turns keep-alive off.
+        public var maxRefreshTokenAge: Duration? = .seconds(7 * 24 * 3600)
 
-        /// 60 s passes, 5 min window, 4 at once, 2 s jitter, no rate cap.
+        /// 60 s passes, 5 min window, 4 at once, 2 s jitter, no rate cap, keep-alive after 7 days.
         public init() {}
     }
 
@@ -50,6 +59,7 @@ public struct TokenRefresher: Service {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
+                    await recordAccountCounts()
                     let outcomes = try await refreshDue()
                     let failed = outcomes.filter { if case .failure = $0.result { true } else { false } }.count
                     if !outcomes.isEmpty {
@@ -80,28 +90,55 @@ public struct TokenRefresher: Service {
         let now = Date()
         var query = DueAccountQuery(
             expiringBefore: now.addingTimeInterval(configuration.ahead.inSeconds),
+            refreshedBefore: keepAliveBefore(now),
             now: now,
             everyTokenAccount: force
         )
+        var mostOverdue: Date?
         // The store answers from metadata through its indexes, a page at a time; no sealed value is read.
         var due: [AccountName] = []
         while true {
             let (page, last) = try await provider.vault.dueAccounts(query)
             for record in page {
                 switch record {
-                case .success(let account): due.append(account.name)
+                case .success(let account):
+                    due.append(account.name)
+                    if let expiry = account.accessTokenExpiresAt {
+                        let dueSince = expiry.addingTimeInterval(-configuration.ahead.inSeconds)
+                        mostOverdue = min(mostOverdue ?? dueSince, dueSince)
+                    }
                 case .failure(let error):
                     logger.error("skipped a damaged account record", metadata: ["error": "\(error.message)"])
                     damaged?(error)
                 }
             }
             // A store that did not move past `after` would page forever: stop instead.
-            guard page.count == query.limit, let last, query.after.map({ last > $0 }) ?? true else { return due }
+            guard page.count == query.limit, let last, query.after.map({ last > $0 }) ?? true else { break }
             query.after = last
+        }
+        if !force {
+            provider.metrics.refresherLag(.seconds(max(0, mostOverdue.map { now.timeIntervalSince($0) } ?? 0)))
+        }
+        return due
+    }
+
+    /// Records the accounts by status (``TokenMetrics/accounts``): one metadata query, no sealed value read. A store
+    /// that cannot answer leaves the gauges as they were (the pass itself reports the failure).
+    func recordAccountCounts() async {
+        do {
+            provider.metrics.accounts(try await provider.vault.accountCounts())
+        } catch {
+            logger.warning("could not count the accounts by status", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Refreshes `names` (or the due accounts) once, and returns one outcome per account in input order.
+    /// The keep-alive bound of a pass starting at `now`: accounts last refreshed at or before it are due.
+    private func keepAliveBefore(_ now: Date) -> Date? {
+        configuration.maxRefreshTokenAge.map { now.addingTimeInterval(-$0.inSeconds) }
+    }
+
+    /// Refreshes `names` (or the due accounts) once, and returns one outcome per account in input order — fewer when
+    /// graceful shutdown stopped the pass early (the accounts not started have none).
     ///
     /// `progress` is called as each account finishes, with the number finished and the total; `damaged` with each
     /// record skipped because it cannot be decoded (see ``dueAccounts(force:damaged:)``).
@@ -117,7 +154,9 @@ public struct TokenRefresher: Service {
         let limiter = configuration.maxRequestsPerSecond.map { RateLimiter(perSecond: $0) }
         // A periodic pass re-checks each account's expiry under its lock (the list may be minutes old, and another
         // instance may have refreshed meanwhile); named accounts and `force` always go to the server.
-        let window: Duration? = names == nil && !force ? configuration.ahead : nil
+        let periodic = names == nil && !force
+        let window: Duration? = periodic ? configuration.ahead : nil
+        let keepAliveBound = periodic ? keepAliveBefore(Date()) : nil
         let jitter = configuration.jitter
         let provider = self.provider
         var outcomes = [Outcome?](repeating: nil, count: targets.count)
@@ -134,7 +173,8 @@ public struct TokenRefresher: Service {
                         let token = try await provider.refresh(
                             name,
                             retryReauthorization: force,
-                            ifExpiringWithin: window
+                            ifExpiringWithin: window,
+                            orLastRefreshedBefore: keepAliveBound
                         )
                         return (index, Outcome(account: name, result: .success(token)))
                     } catch {
@@ -148,7 +188,8 @@ public struct TokenRefresher: Service {
                 outcomes[index] = outcome
                 finished += 1
                 progress?(outcome, finished, targets.count)
-                if next < targets.count { start() }
+                // Graceful shutdown: the refreshes in flight finish (and commit); no new one starts.
+                if next < targets.count && !Task.isShuttingDownGracefully { start() }
             }
         }
         return outcomes.compactMap { $0 }

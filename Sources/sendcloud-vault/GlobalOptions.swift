@@ -2,6 +2,7 @@ import ArgumentParser
 import CredentialVault
 import Foundation
 import Logging
+import SendcloudVaultService
 
 /// Options every command takes (also after the subcommand name).
 struct GlobalOptions: ParsableArguments {
@@ -39,14 +40,7 @@ struct GlobalOptions: ParsableArguments {
     var passphraseFile: String?
 
     /// The vault location as given: `--vault`, `SENDCLOUD_VAULT`, `$XDG_DATA_HOME/…`, `~/.local/share/…`.
-    var vaultPath: String {
-        if let vault { return vault }
-        if let env = SecretInput.plainEnvironment("SENDCLOUD_VAULT") { return env }
-        let dataHome =
-            SecretInput.plainEnvironment("XDG_DATA_HOME")
-            ?? ((SecretInput.plainEnvironment("HOME") ?? NSHomeDirectory()) + "/.local/share")
-        return dataHome + "/sendcloud-vault/vault.sqlite"
-    }
+    var vaultPath: String { vault ?? VaultLocation.environmentText() }
 
     /// Library logging goes to stderr at warning level; nothing the libraries log contains a secret.
     var logger: Logger {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CredentialVault
 import Foundation
+import SendcloudVaultService
 
 #if canImport(Glibc)
 import Glibc

@@ -50,7 +50,7 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
 
     init?(argument: String) {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, millis) in units where argument.hasSuffix(suffix) {
             let number = argument.dropLast(suffix.count)
             guard let value = Int64(number), value >= 0 else { return nil }

@@ -74,6 +74,8 @@ enum Output {
             "generation": account.generation,
             "has_refresh_token": account.storedFields.contains(.refreshToken),
             "has_access_token": account.storedFields.contains(.accessToken),
+            "next_attempt_at": iso8601(account.nextAttemptAt),
+            "consecutive_failures": account.consecutiveFailures,
         ]
         if let secrets {
             for field in SecretField.allCases {

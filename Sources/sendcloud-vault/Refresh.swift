@@ -15,8 +15,10 @@ struct Refresh: AsyncParsableCommand {
         abstract: "Refresh the named accounts, or all that expire soon (--all).",
         discussion: """
             Named accounts get a new token now. --all refreshes the accounts whose token expires within --ahead \
-            (default 5m) or that have none. reauth-required accounts are skipped (named: exit 80) unless --force, \
-            which also makes --all refresh every account. Progress goes to stderr on a terminal; a summary follows. \
+            (default 5m) or that have none, and — keep-alive — refresh-token accounts not refreshed for --max-age \
+            (default 7d), since the server lets an unused refresh token expire. reauth-required accounts, and \
+            accounts backing off after failed refreshes (see show), are skipped by --all (named reauth-required \
+            accounts: exit 80) unless --force, which also makes --all refresh every account. Progress goes to stderr on a terminal; a summary follows. \
             Exits 0 when all succeeded, else the failures' common exit code, or 1 if they differ.
             """
     )
@@ -34,6 +36,9 @@ struct Refresh: AsyncParsableCommand {
 
     @Option(name: .long, help: "With --all: accounts expiring within this window are due (90s, 5m, 1h).")
     var ahead = DurationArgument(.seconds(300))
+
+    @Option(name: .long, help: "With --all: refresh-token accounts last refreshed longer ago are due (keep-alive; 0 = off).")
+    var maxAge = DurationArgument(.seconds(7 * 24 * 3600))
 
     @Option(name: .long, help: "Refreshes at the same time.")
     var concurrency = 4
@@ -58,6 +63,7 @@ struct Refresh: AsyncParsableCommand {
         configuration.concurrency = concurrency
         configuration.jitter = jitter.duration
         configuration.maxRequestsPerSecond = rate
+        configuration.maxRefreshTokenAge = maxAge.duration == .zero ? nil : maxAge.duration
         // Progress on stderr, as each account finishes, when stderr is a terminal.
         let showProgress = isatty(STDERR_FILENO) == 1 && !global.json
         let progress: @Sendable (TokenRefresher.Outcome, Int, Int) -> Void = { outcome, finished, total in

@@ -35,7 +35,7 @@ struct Show: AsyncParsableCommand {
             return value.unsafeStringValue() ?? "<not UTF-8>"
         }
         let expiry = account.accessTokenExpiresAt.map { "\($0.formatted(.iso8601)) (\(Output.relative($0)))" } ?? "-"
-        let rows: [[String]] = [
+        var rows: [[String]] = [
             ["name:", account.name.rawValue],
             ["mode:", account.mode.rawValue],
             ["client_id:", account.clientID],
@@ -45,6 +45,15 @@ struct Show: AsyncParsableCommand {
             ["last_error:", account.lastError ?? "-"],
             ["access_token_expires_at:", expiry],
             ["refreshed_at:", account.refreshedAt.map { $0.formatted(.iso8601) } ?? "-"],
+        ]
+        // The refresher's backoff, shown only while there is one.
+        if let next = account.nextAttemptAt {
+            rows.append(["next_attempt_at:", "\(next.formatted(.iso8601)) (\(Output.relative(next)))"])
+        }
+        if account.consecutiveFailures > 0 {
+            rows.append(["consecutive_failures:", String(account.consecutiveFailures)])
+        }
+        rows += [
             ["generation:", String(account.generation)],
             ["client_secret:", secret(.clientSecret)],
             ["refresh_token:", secret(.refreshToken)],

@@ -1,5 +1,5 @@
 import Foundation
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 import Testing
 

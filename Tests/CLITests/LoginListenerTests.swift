@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 import Testing
 

@@ -1,11 +1,33 @@
+import CredentialVault
+import CredentialVaultSQLite
 import Foundation
+import Logging
 import Testing
 
 /// The fields every `show --json` / `list --json` object carries (DESIGN §6).
 let designFields = [
     "name", "mode", "client_id", "scopes", "token_url", "status", "last_error", "access_token_expires_at",
-    "refreshed_at", "generation",
+    "refreshed_at", "generation", "next_attempt_at", "consecutive_failures",
 ]
+
+extension CLIHarness {
+    /// Sets `name`'s backoff (next attempt, consecutive failures) through the vault API, as the token provider does
+    /// after failed refreshes.
+    func setBackoff(_ name: AccountName, nextAttemptAt: Date?, consecutiveFailures: Int) async throws {
+        let store = try SQLiteCredentialStore(path: vault)
+        let vault = try await CredentialVault.open(
+            store,
+            with: try VaultUnlockSource.keyFile(path: keyFile).secret(),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        )
+        let (account, secrets) = try await vault.openAccount(named: name)
+        var failing = account
+        failing.nextAttemptAt = nextAttemptAt
+        failing.consecutiveFailures = consecutiveFailures
+        try await vault.updateAccount(failing, secrets: secrets, expectedGeneration: account.generation)
+        try store.close()
+    }
+}
 
 @Suite("show")
 struct ShowTests {
@@ -73,6 +95,29 @@ struct ShowTests {
         #expect(object["access_token_expires_at"] is NSNull)
         #expect(object["refreshed_at"] is NSNull)
         #expect(object["generation"] as? Int == 1)
+        #expect(object["next_attempt_at"] is NSNull)
+        #expect(object["consecutive_failures"] as? Int == 0)
+    }
+
+    @Test("next attempt and consecutive failures: shown once set (text and JSON), absent from the text before")
+    func backoff() async throws {
+        try await setUp()
+        let quiet = try await cli.succeed(["show", "bolt"])
+        #expect(!quiet.stdout.contains("next_attempt_at"), "\(quiet)")
+        #expect(!quiet.stdout.contains("consecutive_failures"), "\(quiet)")
+        let next = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 + 3 * 3600).rounded())
+        try await cli.setBackoff("bolt", nextAttemptAt: next, consecutiveFailures: 4)
+        let text = try await cli.succeed(["show", "bolt"])
+        let lines = text.stdout.split(separator: "\n")
+        let nextLine = try #require(lines.first { $0.hasPrefix("next_attempt_at:") }, "\(text)")
+        #expect(nextLine.contains(next.formatted(.iso8601)) && nextLine.contains("(in "), "\(text)")
+        let failuresLine = try #require(lines.first { $0.hasPrefix("consecutive_failures:") }, "\(text)")
+        #expect(failuresLine.hasSuffix(" 4"), "\(text)")
+        expectNoSecrets(text, [secret, refreshToken])
+        let object = try #require(try await cli.succeed(["show", "bolt", "--json"]).jsonObject)
+        #expect(object["next_attempt_at"] as? String == next.formatted(.iso8601))
+        #expect(object["consecutive_failures"] as? Int == 4)
+        #expect(object["generation"] as? Int == 2)
     }
 
     @Test("an unknown account: 66")
@@ -137,6 +182,35 @@ struct ListTests {
             #expect(object["client_secret"] == nil)
         }
         #expect(array.map { $0["mode"] as? String } == ["client-credentials", "refresh-token"])
+    }
+
+    @Test("next attempt and consecutive failures: columns once an account has them, values in JSON")
+    func backoff() async throws {
+        try await setUp()
+        let before = try await cli.succeed(["list"])
+        #expect(!before.stdout.contains("NEXT ATTEMPT") && !before.stdout.contains("FAILURES"), "\(before)")
+        // 2.5 hours ahead: "in 2h" however long the runs take.
+        try await cli.setBackoff("bolt", nextAttemptAt: Date().addingTimeInterval(2.5 * 3600), consecutiveFailures: 2)
+        let text = try await cli.succeed(["list"])
+        let lines = text.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(text)")
+        let header = try #require(lines.first)
+        #expect(header.hasSuffix("NEXT ATTEMPT  FAILURES"), "\(text)")
+        let column = try #require(header.range(of: "NEXT ATTEMPT")).lowerBound.utf16Offset(in: header)
+        func backoffCells(_ name: String) throws -> [String] {
+            let line = try #require(lines.first { $0.hasPrefix(name + " ") }, "\(text)")
+            return line.dropFirst(column).split(separator: " ").map(String.init)
+        }
+        #expect(try backoffCells("bolt") == ["in", "2h", "2"], "\(text)")
+        #expect(try backoffCells("acme") == ["-", "0"], "\(text)")
+        expectNoSecrets(text, secrets)
+        let array = try #require(try await cli.succeed(["list", "--json"]).jsonArray)
+        #expect(array.map { $0["consecutive_failures"] as? Int } == [0, 2])
+        #expect(array.first?["next_attempt_at"] is NSNull)
+        #expect((array.last?["next_attempt_at"] as? String)?.isEmpty == false)
+        // Cleared (a successful refresh): the columns go again.
+        try await cli.setBackoff("bolt", nextAttemptAt: nil, consecutiveFailures: 0)
+        #expect(!(try await cli.succeed(["list"]).stdout.contains("NEXT ATTEMPT")))
     }
 
     @Test("an empty vault")

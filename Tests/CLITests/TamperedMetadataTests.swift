@@ -1,5 +1,5 @@
 import Foundation
-import SendcloudTestServer
+import SendcloudTesting
 import Testing
 
 /// Someone who can write the vault file edits the plaintext columns that decide where a secret goes (DESIGN §3):

@@ -1,5 +1,5 @@
 import Foundation
-import SendcloudTestServer
+import SendcloudTesting
 import Testing
 
 /// Text from the token endpoint or the store never reaches a header or a terminal unchecked (DESIGN §3), and a

@@ -16,7 +16,8 @@ public enum CredentialStoreConformance {
     /// Every case.
     public static let cases: [ConformanceCase] = [
         roundTrip, compareAndSwap, keyIDConflict, rotation, slots, locksAcrossTasks, locksAcrossHandles,
-        lockBodyUsesStore, tamper, dueAccounts, duePaging,
+        lockBodyUsesStore, tamper, dueAccounts, duePaging, failureCount, statusCounts, singleUse, singleUseConcurrent,
+        vaultSingleUse,
     ]
 
     static let logger = Logger(label: "conformance") { _ in SwiftLogNoOpLogHandler() }
@@ -303,7 +304,7 @@ public enum CredentialStoreConformance {
             (.mode, .text("client-credentials")), (.scopes, .text("api admin")), (.generation, .text("one")),
             (.generation, .integer(Int64.max)), (.keyID, .integer(1 << 40)), (.accessTokenExpiresAt, .real(1e308)),
             (.accessTokenExpiresAt, .text("soon")), (.status, .integer(1)), (.clientSecret, .text("plain")),
-            (.name, .integer(5)),
+            (.name, .integer(5)), (.consecutiveFailures, .integer(-1)),
         ]
         for (column, value) in cases {
             let f = try await fixture(factory)

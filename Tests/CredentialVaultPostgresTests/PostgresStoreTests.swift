@@ -79,7 +79,7 @@ struct PostgresStoreTests {
         let rows = try PostgresTestServer.configured().psql(
             "SELECT count(*) FROM \"\(location.schema)\".schema_migration"
         )
-        #expect(rows == "1")
+        #expect(rows == String(PostgresCredentialStore.migrations.count))
     }
 
     @Test(

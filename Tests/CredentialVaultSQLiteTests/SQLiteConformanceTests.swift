@@ -45,7 +45,7 @@ struct SQLiteConformanceTests {
         #expect(!plan.contains("SCAN account"), "\(plan)")
     }
 
-    @Test("a vault of the first schema gains the due-accounts column and indexes when opened")
+    @Test("a vault of the first schema gains every later step when opened: due accounts, failures, single use")
     func schemaUpgrade() async throws {
         let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .appendingPathComponent("Fixtures/format-1/vault.sqlite").path
@@ -53,8 +53,66 @@ struct SQLiteConformanceTests {
         try FileManager.default.copyItem(atPath: fixture, toPath: copy)
         chmod(copy, 0o600)
         let store = try SQLiteCredentialStore(path: copy)
-        #expect(try await store.accountRows().allSatisfy { $0[.nextAttemptAt] == .null })
+        let rows = try await store.accountRows()
+        #expect(!rows.isEmpty)
+        #expect(rows.allSatisfy { $0[.nextAttemptAt] == .null && $0[.consecutiveFailures] == .null })
+        #expect(try rows.allSatisfy { try Account(metadataRow: $0).consecutiveFailures == 0 })
         let plan = try store.dueAccountsQueryPlan(DueAccountQuery(expiringBefore: Date())).joined(separator: "\n")
         #expect(plan.contains("account_by_expiry"), "\(plan)")
+        #expect(try await store.accountStatusCounts(now: Date()).map(\.count).reduce(0, +) == rows.count)
+        #expect(try await store.claimSingleUse([1, 2, 3], expiresAt: Date().addingTimeInterval(60)))
+        let applied = try await store.queue.read {
+            try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations")
+        }
+        #expect(applied == ["v1", "v2-due-accounts", "v3-failures-counts-single-use"])
+    }
+
+    @Test("the counts by status read only the covering status index, never the account rows")
+    func statusCountsUseIndex() async throws {
+        let store = try SQLiteCredentialStore(path: dir.file("counts.sqlite"), create: true)
+        let plan = try store.accountStatusCountsQueryPlan().joined(separator: "\n")
+        #expect(plan.contains("USING COVERING INDEX account_by_status"), "\(plan)")
+    }
+
+    @Test("a claim prunes at most a batch of other expired claims, oldest first; unexpired ones stay")
+    func singleUsePruning() async throws {
+        let store = try SQLiteCredentialStore(path: dir.file("claims.sqlite"), create: true)
+        let past = Date().addingTimeInterval(-60)
+        let future = Date().addingTimeInterval(3600)
+        for index in 0..<150 {
+            #expect(try await store.claimSingleUse(Array("old-\(index)".utf8), expiresAt: past))
+        }
+        #expect(try await store.claimSingleUse(Array("live".utf8), expiresAt: future))
+        func count() throws -> Int {
+            try store.queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM single_use") ?? -1 }
+        }
+        // Each claim above pruned the expired one before it: only the live claim is left.
+        #expect(try count() == 1)
+        let queue = try DatabaseQueue(path: store.path)
+        try await queue.write { db in
+            for index in 0..<250 {
+                try db.execute(
+                    sql: "INSERT INTO single_use (key, expires_at) VALUES (?, ?)",
+                    arguments: [Data("planted-\(index)".utf8), past.timeIntervalSince1970 - Double(index)]
+                )
+            }
+        }
+        try queue.close()
+        let before = try count()
+        #expect(try await store.claimSingleUse(Array("next".utf8), expiresAt: future))
+        #expect(try count() == before - 100 + 1)
+        // The oldest went first: planted-150 to planted-249 (the earliest expiries) are gone, the others are left.
+        func keys() throws -> Set<String> {
+            Set(
+                try store.queue.read { try Data.fetchAll($0, sql: "SELECT key FROM single_use") }
+                    .map { String(decoding: $0, as: UTF8.self) }
+            )
+        }
+        let left = try keys()
+        #expect((0..<150).allSatisfy { left.contains("planted-\($0)") })
+        #expect((150..<250).allSatisfy { !left.contains("planted-\($0)") })
+        for index in 0..<2 { #expect(try await store.claimSingleUse(Array("more-\(index)".utf8), expiresAt: future)) }
+        #expect(try keys() == ["live", "next", "more-0", "more-1"])
+        #expect(try await store.claimSingleUse(Array("live".utf8), expiresAt: future) == false)
     }
 }

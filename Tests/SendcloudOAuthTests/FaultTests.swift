@@ -3,7 +3,7 @@ import CredentialVault
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SendcloudTestServer
+import SendcloudTesting
 import Synchronization
 import TestSupport
 import Testing

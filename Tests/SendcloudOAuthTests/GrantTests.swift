@@ -4,7 +4,7 @@ import CredentialVaultSQLite
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 import Testing
 

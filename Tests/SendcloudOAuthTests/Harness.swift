@@ -6,7 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SendcloudOAuth
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 import Testing
 
@@ -90,6 +90,21 @@ struct Harness {
                 logger: logger
             ), http
         )
+    }
+
+    /// A provider with `configuration` over another vault instance of the same file, opened on a
+    /// ``LockCountingStore`` (so that a test can count its account reads); it shares this harness's HTTP client.
+    func countingProvider(
+        _ configuration: TokenProvider.Configuration
+    ) async throws -> (provider: TokenProvider, store: LockCountingStore) {
+        let store = LockCountingStore(try SQLiteCredentialStore(path: path))
+        let provider = TokenProvider(
+            vault: try await CredentialVault.open(store, with: .key(key), logger: logger),
+            client: TokenEndpointClient(httpClient: http, configuration: clientConfiguration, logger: logger),
+            configuration: configuration,
+            logger: logger
+        )
+        return (provider, store)
     }
 
     /// Runs `body` with ``secondProvider()`` and always shuts its HTTP client down.

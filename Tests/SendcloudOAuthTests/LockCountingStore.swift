@@ -1,14 +1,19 @@
 import CredentialVault
+import Foundation
 import Synchronization
 
 /// A real store with a counter on its account lock: forwards every call to `base` (a real SQLite store) and counts
-/// the acquisitions of each account's lock, so that a test can tell the in-process single flight (one acquisition
+/// the acquisitions of each account's lock and the account reads, so that a test can tell the in-process single flight (one acquisition
 /// for many callers) from the store lock's serialisation (one acquisition per caller, each re-reading the result).
 final class LockCountingStore: CredentialStore {
     let base: any CredentialStore
     private let counts = Mutex<[AccountName: Int]>([:])
+    private let reads = Mutex(0)
 
     init(_ base: any CredentialStore) { self.base = base }
+
+    /// How many account rows were read (`accountRow(named:)`): each `openAccount` reads one.
+    var accountReads: Int { reads.withLock { $0 } }
 
     /// How many times `name`'s lock was acquired.
     func acquisitions(of name: AccountName) -> Int { counts.withLock { $0[name, default: 0] } }
@@ -45,7 +50,10 @@ final class LockCountingStore: CredentialStore {
     func removeSlot(id: Int64, expectedSlots: [KeySlotRow]) async throws {
         try await base.removeSlot(id: id, expectedSlots: expectedSlots)
     }
-    func accountRow(named name: AccountName) async throws -> AccountRow? { try await base.accountRow(named: name) }
+    func accountRow(named name: AccountName) async throws -> AccountRow? {
+        reads.withLock { $0 += 1 }
+        return try await base.accountRow(named: name)
+    }
     func accountRows() async throws -> [AccountRow] { try await base.accountRows() }
     func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] { try await base.dueAccountRows(query) }
     func insert(_ row: AccountRow) async throws { try await base.insert(row) }
@@ -84,4 +92,10 @@ final class LockCountingStore: CredentialStore {
         )
     }
     func checkStorage() async throws -> [VaultError] { try await base.checkStorage() }
+    func accountStatusCounts(now: Date) async throws -> [AccountStatusCount] {
+        try await base.accountStatusCounts(now: now)
+    }
+    func claimSingleUse(_ key: [UInt8], expiresAt: Date) async throws -> Bool {
+        try await base.claimSingleUse(key, expiresAt: expiresAt)
+    }
 }

@@ -4,7 +4,7 @@ import CredentialVaultPostgres
 import Foundation
 import Logging
 import SendcloudOAuth
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 import Testing
 

@@ -7,7 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import SendcloudOAuth
-import SendcloudTestServer
+import SendcloudTesting
 import ServiceLifecycle
 import Synchronization
 import TestSupport

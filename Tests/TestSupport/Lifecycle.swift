@@ -1,5 +1,5 @@
 public import AsyncHTTPClient
-public import SendcloudTestServer
+public import SendcloudTesting
 
 /// Runs `body` with `resource`, then `close`s it, whether `body` returned or threw (the error is rethrown).
 public func withClosing<Resource, Result>(

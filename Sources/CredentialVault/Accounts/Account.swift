@@ -32,6 +32,16 @@ public struct Account: Sendable, Equatable {
     /// not authenticated: a tampered value can only delay or hasten a refresh, and every refresh authenticates the
     /// record before anything is sent.
     public var nextAttemptAt: Date?
+    /// How many refreshes in a row have failed (0 after a success): what the refresher's backoff grows with.
+    /// Scheduling data like ``nextAttemptAt``, not authenticated. Always between 0 and
+    /// ``maximumConsecutiveFailures`` (a value outside is clamped when set); a stored value outside that range is an
+    /// integrity failure.
+    public var consecutiveFailures: Int {
+        didSet { consecutiveFailures = Self.clampedFailures(consecutiveFailures) }
+    }
+
+    /// The largest ``consecutiveFailures`` a record holds (a count beyond it is stored as this).
+    public static let maximumConsecutiveFailures = 1_000_000
 
     /// Creates metadata; the vault fills in generation and timestamps when the account is added.
     public init(
@@ -48,7 +58,8 @@ public struct Account: Sendable, Equatable {
         updatedAt: Date = Date(),
         refreshedAt: Date? = nil,
         storedFields: Set<SecretField> = [],
-        nextAttemptAt: Date? = nil
+        nextAttemptAt: Date? = nil,
+        consecutiveFailures: Int = 0
     ) {
         self.name = name
         self.mode = mode
@@ -64,5 +75,8 @@ public struct Account: Sendable, Equatable {
         self.refreshedAt = refreshedAt
         self.storedFields = storedFields
         self.nextAttemptAt = nextAttemptAt
+        self.consecutiveFailures = Self.clampedFailures(consecutiveFailures)
     }
+
+    private static func clampedFailures(_ count: Int) -> Int { min(max(count, 0), maximumConsecutiveFailures) }
 }

@@ -7,7 +7,8 @@ extension StoredAccount {
     static let dateRange: ClosedRange<Double> = 0...DueAccountQuery.latestValidDate
 
     /// Decodes and validates `row`: name, mode, status, key id and generation (in `1..<maximumGeneration`) of the
-    /// right class and in range, dates finite and between 1970 and 9999, sealed columns NULL or bytes. Throws
+    /// right class and in range, dates finite and between 1970 and 9999, the failure count NULL (0) or an integer
+    /// in `0...Account.maximumConsecutiveFailures`, sealed columns NULL or bytes. Throws
     /// ``VaultError/Code/integrityFailure`` naming the account (its name cut to 128 characters) otherwise. The
     /// metadata is authenticated later, by opening a sealed value (``CredentialVault``).
     package init(row: AccountRow) throws(VaultError) {
@@ -63,6 +64,15 @@ extension Account {
             }
             return Date(timeIntervalSince1970: seconds)
         }
+        func failures() throws(VaultError) -> Int {
+            switch row[.consecutiveFailures] {
+            case .null: return 0
+            case .integer(let count) where (0...Int64(Account.maximumConsecutiveFailures)).contains(count):
+                return Int(count)
+            default:
+                throw .integrity("the record of account '\(name)' has a malformed consecutive_failures")
+            }
+        }
         self.init(
             name: name,
             mode: mode,
@@ -76,7 +86,8 @@ extension Account {
             createdAt: try date(.createdAt) ?? Date(timeIntervalSince1970: 0),
             updatedAt: try date(.updatedAt) ?? Date(timeIntervalSince1970: 0),
             refreshedAt: try date(.refreshedAt),
-            nextAttemptAt: try date(.nextAttemptAt)
+            nextAttemptAt: try date(.nextAttemptAt),
+            consecutiveFailures: try failures()
         )
     }
 
@@ -89,7 +100,7 @@ extension Account {
             .scopes: text(scopes), .tokenURL: .text(tokenURL), .accessTokenExpiresAt: date(accessTokenExpiresAt),
             .status: .text(status.rawValue), .lastError: text(lastError), .generation: .integer(generation),
             .createdAt: date(createdAt), .updatedAt: date(updatedAt), .refreshedAt: date(refreshedAt),
-            .nextAttemptAt: date(nextAttemptAt),
+            .nextAttemptAt: date(nextAttemptAt), .consecutiveFailures: .integer(Int64(consecutiveFailures)),
         ])
     }
 }

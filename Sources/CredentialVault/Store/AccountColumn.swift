@@ -17,6 +17,7 @@ public enum AccountColumn: String, StoreColumn {
     case updatedAt = "updated_at"
     case refreshedAt = "refreshed_at"
     case nextAttemptAt = "next_attempt_at"
+    case consecutiveFailures = "consecutive_failures"
 
     /// The columns holding sealed values.
     public static let sealed: [AccountColumn] = [.clientSecret, .refreshToken, .accessToken]

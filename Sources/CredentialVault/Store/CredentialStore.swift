@@ -1,3 +1,5 @@
+public import Foundation
+
 /// Where a vault keeps its header, key slots and sealed account records: the seam a store driver implements.
 ///
 /// **Rows, not records.** A store reads and writes rows of primitive column values (``StoreRow``, ``StoreValue``)
@@ -32,6 +34,14 @@
 /// - **Names order by bytes** (UTF-8, `COLLATE "C"` / SQLite's BINARY), and `after` in a ``DueAccountQuery`` means
 ///   strictly greater in that order. ``DueAccountQuery/matches(_:)`` is the normative predicate of
 ///   ``dueAccountRows(_:)``, including its rule that rows with values which are not valid dates are selected.
+/// - **Counts** (``accountStatusCounts(now:)``) come from one aggregate query that reads no sealed column, through
+///   an index on status and next attempt where the store has indexes; ``AccountStatusCount/isBackingOff(_:now:)``
+///   is its normative predicate.
+/// - **Single use.** ``claimSingleUse(_:expiresAt:)`` is one atomic check-and-insert for every user of the storage
+///   (other tasks, processes and hosts): among concurrent claims of one key exactly one returns `true`. A claim
+///   counts until its `expiresAt` by the clock of the process that claims: an expired claim no longer counts (the
+///   next claim of its key returns `true`), and each call deletes a bounded batch of other expired claims, oldest
+///   first, through an index on the expiry.
 /// - `rotate` and `upgradeFormat` may report an account deleted meanwhile as ``VaultError/Code/notFound`` rather than
 ///   `conflict`; either way nothing changed.
 /// - Locks are not reentrant: a body must not take the same account's lock again.
@@ -71,6 +81,12 @@ public protocol CredentialStore: Sendable {
     /// `query.limit`: the sealed columns are NULL (not read), and the query uses an index rather than reading
     /// every row.
     func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow]
+
+    /// How many accounts hold each stored status value, split by whether their next attempt time is after `now`
+    /// (``AccountStatusCount/isBackingOff(_:now:)``), in any order, each group of at least one account: one
+    /// aggregate query that reads no sealed column (it scans an index, O(n) in the number of accounts: for a gauge
+    /// polled now and then, not for a hot path).
+    func accountStatusCounts(now: Date) async throws -> [AccountStatusCount]
 
     /// Inserts a new row. Throws ``VaultError/Code/alreadyExists`` if the name is taken, and
     /// ``VaultError/Code/conflict`` if its `key_id` is no longer the header's.
@@ -125,6 +141,13 @@ public protocol CredentialStore: Sendable {
         rows: [AccountRow],
         expectedGenerations: [AccountName: Int64]
     ) async throws
+
+    /// Claims `key` until `expiresAt`, atomically (see the contract above): returns `true` if no unexpired claim of
+    /// `key` is stored (and stores this one), `false` if one is (and changes nothing). Claims whose `expiresAt` is not
+    /// after the current time are expired: the one of `key` is replaced, others are deleted in a bounded batch.
+    /// Throws ``VaultError/Code/invalidInput`` for a key that is empty or longer than 1024 bytes, or a date that is
+    /// not finite.
+    func claimSingleUse(_ key: [UInt8], expiresAt: Date) async throws -> Bool
 
     /// Checks the storage itself (SQLite: `PRAGMA quick_check`, file permissions, the file's identity); returns one
     /// error per problem found (``VaultError/Code/unsafePermissions`` for permissions).

@@ -119,7 +119,7 @@ final class FakeSendcloudCore: Sendable {
         state: inout FakeSendcloudState
     ) -> Response {
         let clientID: String
-        switch authenticate(authorization, clients: state.clients) {
+        switch authenticate(authorization, state: &state) {
         case .success(let id):
             clientID = id
         case .failure(let failure):
@@ -129,7 +129,7 @@ final class FakeSendcloudCore: Sendable {
         switch grantType {
         case "client_credentials":
             let scope = normalizedScope(form["scope"])
-            let accessToken = state.issueAccessToken(clientID: clientID, chainID: nil)
+            let accessToken = state.issueAccessToken(clientID: clientID, chainID: nil, scope: scope)
             state.stats.clientCredentialsGrants += 1
             return tokenResponse(accessToken: accessToken, refreshToken: nil, scope: scope, state: state)
         case "authorization_code":
@@ -190,7 +190,7 @@ final class FakeSendcloudCore: Sendable {
         }
         let chainID = state.makeChain(clientID: clientID, scope: record.scope)
         state.codes[code]?.status = .used(chainID: chainID)
-        let accessToken = state.issueAccessToken(clientID: clientID, chainID: chainID)
+        let accessToken = state.issueAccessToken(clientID: clientID, chainID: chainID, scope: record.scope)
         let scopes = record.scope.split(separator: " ")
         let refreshToken =
             scopes.contains("offline") || scopes.contains("offline_access")
@@ -228,7 +228,7 @@ final class FakeSendcloudCore: Sendable {
             )
         }
         state.revokeAccessTokens(ofChain: record.chainID)
-        let accessToken = state.issueAccessToken(clientID: clientID, chainID: record.chainID)
+        let accessToken = state.issueAccessToken(clientID: clientID, chainID: record.chainID, scope: chain.scope)
         var refreshToken: String?
         if state.rotatesRefreshTokens {
             state.refreshTokens[presented]?.status = .used
@@ -247,27 +247,50 @@ final class FakeSendcloudCore: Sendable {
     /// HTTP Basic per RFC 6749 §2.3.1: base64 of `urlencode(id):urlencode(secret)`.
     static func authenticate(
         _ header: String?,
-        clients: [String: String]
+        state: inout FakeSendcloudState
     ) -> Result<String, AuthenticationFailure> {
         guard let header, !header.isEmpty else {
             return .failure(.init(hint: "No client credentials were found in the Authorization header."))
         }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "basic" else {
+        guard header.split(separator: " ", maxSplits: 1).first?.lowercased() == "basic" else {
             return .failure(.init(hint: "The Authorization header must use the HTTP Basic scheme."))
         }
-        let encoded = parts[1].trimmingCharacters(in: .whitespaces)
-        guard let decoded = Encoding.base64Decode(encoded), let text = String(validating: decoded, as: UTF8.self),
-            let colon = text.firstIndex(of: ":")
-        else {
+        guard let text = basicCredentials(header) else {
             return .failure(.init(hint: "The basic authorization header value is not valid base64 of 'id:secret'."))
         }
+        let colon = text.firstIndex(of: ":")!
         guard let id = try? Encoding.formUnescape(text[..<colon]),
             let secret = try? Encoding.formUnescape(text[text.index(after: colon)...])
         else {
             return .failure(.init(hint: "The client id or secret in the Authorization header is not url-encoded."))
         }
-        guard let expected = clients[id] else {
+        return check(id: id, secret: secret, state: &state)
+    }
+
+    /// The decoded `id:secret` text of an `Authorization: Basic` header (it holds a colon), or `nil` when the header
+    /// uses another scheme or is not base64 of UTF-8 text with a colon.
+    static func basicCredentials(_ header: String) -> String? {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "basic" else { return nil }
+        let encoded = parts[1].trimmingCharacters(in: .whitespaces)
+        guard let decoded = Encoding.base64Decode(encoded), let text = String(validating: decoded, as: UTF8.self),
+            text.contains(":")
+        else { return nil }
+        return text
+    }
+
+    /// Whether `id` is registered with `secret`; an unknown id is registered with it when the server accepts any
+    /// client.
+    static func check(
+        id: String,
+        secret: String,
+        state: inout FakeSendcloudState
+    ) -> Result<String, AuthenticationFailure> {
+        guard let expected = state.clients[id] else {
+            if state.acceptsAnyClient {
+                state.register(clientID: id, secret: secret)
+                return .success(id)
+            }
             return .failure(.init(hint: "The requested OAuth 2.0 Client does not exist."))
         }
         guard expected == secret else {
@@ -286,7 +309,7 @@ final class FakeSendcloudCore: Sendable {
     }
 
     private static func handleAuthorize(_ query: [String: String], state: inout FakeSendcloudState) -> Response {
-        guard let clientID = query["client_id"], state.clients[clientID] != nil else {
+        guard let clientID = query["client_id"], state.clients[clientID] != nil || state.acceptsAnyClient else {
             return error(
                 400,
                 "invalid_client",

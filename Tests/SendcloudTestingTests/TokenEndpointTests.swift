@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 import Testing
 

@@ -3,6 +3,7 @@ struct FakeSendcloudState: Sendable {
     struct AccessToken: Sendable {
         var clientID: String
         var chainID: Int?
+        var scope: String
         var expiresAt: ContinuousClock.Instant
         var revoked = false
     }
@@ -46,6 +47,10 @@ struct FakeSendcloudState: Sendable {
     }
 
     var clients: [String: String] = [:]
+    /// A stable number per client id, in order of first registration: the `integration_id` of the API stand-in.
+    var clientNumbers: [String: Int] = [:]
+    /// Registers an unknown client id with the first secret presented for it (local development only).
+    var acceptsAnyClient = false
     var accessTokenLifetime = 3600
     var rotatesRefreshTokens = true
     var queuedTokenFaults: [FakeSendcloud.Fault] = []
@@ -64,6 +69,14 @@ struct FakeSendcloudState: Sendable {
     var stopping = false
     /// Raised by `releaseHeldRequests()`: the delays that began under an older value end at once.
     var releases = 0
+
+    // MARK: Clients
+
+    /// Registers (or replaces) `id` with `secret`; its number stays the one it got first.
+    mutating func register(clientID id: String, secret: String) {
+        clients[id] = secret
+        if clientNumbers[id] == nil { clientNumbers[id] = clientNumbers.count + 1 }
+    }
 
     // MARK: Faults
 
@@ -105,10 +118,10 @@ struct FakeSendcloudState: Sendable {
         return id
     }
 
-    mutating func issueAccessToken(clientID: String, chainID: Int?) -> String {
+    mutating func issueAccessToken(clientID: String, chainID: Int?, scope: String) -> String {
         let token = Encoding.randomToken(prefix: "at_")
         let expiresAt = ContinuousClock.now.advanced(by: .seconds(accessTokenLifetime))
-        accessTokens[token] = AccessToken(clientID: clientID, chainID: chainID, expiresAt: expiresAt)
+        accessTokens[token] = AccessToken(clientID: clientID, chainID: chainID, scope: scope, expiresAt: expiresAt)
         if let chainID {
             chains[chainID]?.accessTokens.append(token)
         }

@@ -1,18 +1,41 @@
 import Hummingbird
-import Logging
+public import Logging
 import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// A fake Sendcloud OAuth 2.0 server (Sendcloud runs Ory Hydra), listening on 127.0.0.1 on a free port.
+/// A fake Sendcloud OAuth 2.0 server (Sendcloud runs Ory Hydra) and a stand-in for Sendcloud's API, on a loopback
+/// address: for an embedder's tests, and for local development through the `sendcloud-dev-endpoint` executable.
 ///
-/// - `POST /oauth2/token`: `client_credentials`, `authorization_code` (PKCE S256) and `refresh_token` grants,
-///   HTTP Basic client authentication, refresh-token rotation with reuse detection, Hydra's error body.
-/// - `GET /oauth2/auth`: approves at once and redirects to the (loopback) `redirect_uri` with a code.
+/// - `POST /oauth2/token` (``tokenURL``): `client_credentials`, `authorization_code` (PKCE S256) and
+///   `refresh_token` grants, HTTP Basic client authentication (RFC 6749 §2.3.1), refresh-token rotation with
+///   Hydra's reuse detection (a rotated-away token presented again revokes its whole authorization), Hydra's error
+///   body (`error`, `error_description`, `error_hint`, `status_code`).
+/// - `GET /oauth2/auth` (``authorizeURL``): approves at once — no login or consent page — and redirects to the
+///   `redirect_uri`, which must be `http` on 127.0.0.1 or localhost, with a single-use code.
+/// - `GET /api/v3/user/auth/metadata` (``userAuthMetadataURL``): the stand-in for Sendcloud's API v3 "Retrieve
+///   metadata associated with the authentication method". It answers 200 with
+///   `{"data":{"user_id":…,"integration_id":…,"client_id":"…","auth_method":"oauth2"|"api_key","scope":"…"}}`
+///   for a valid Bearer access token that this server issued (not revoked, not expired) or for HTTP Basic with a
+///   registered client id and secret (Sendcloud's API key pair, RFC 7617, not form-encoded), and 401 with
+///   `WWW-Authenticate` otherwise. `integration_id` numbers the clients in order of registration; `user_id` is
+///   1000 + the number of the authorization (one per code exchange or ``issueRefreshToken(clientID:scope:)``) for
+///   tokens of an authorization, else the `integration_id`: each tenant's consent looks like its own user.
 ///
 /// Faults can be queued (one per request, so several can be chained: 500, then a reset, then success) or made
 /// permanent to test a client's error handling. The server also measures what a client does to it: the most token
 /// requests it had in flight at once and the arrival time of each (``Stats``, ``tokenRequestArrivals``).
+///
+/// ```swift
+/// let sendcloud = try await FakeSendcloud.start(clients: ["client-id": "client-secret"])
+/// let refreshToken = sendcloud.issueRefreshToken(clientID: "client-id")
+/// // … add an account with sendcloud.tokenURL and refreshToken, run the code under test, then:
+/// #expect(sendcloud.stats.refreshGrants == 1)
+/// await sendcloud.stop()
+/// ```
+///
+/// Everything is in memory and lost when the server stops. Secrets and tokens are compared in plain Swift, not in
+/// constant time: this is a test double, never a server to expose.
 public final class FakeSendcloud: Sendable {
     /// A way for the server to misbehave, injected with ``injectFaults(_:)`` or ``setPermanentFault(_:)``.
     ///
@@ -64,6 +87,10 @@ public final class FakeSendcloud: Sendable {
         /// The most token requests that were in the server at the same time (from arrival until the handler has
         /// its answer, a `.slow` fault's delay included).
         public var maxConcurrentTokenRequests: Int
+        /// Every request to the API stand-in (``FakeSendcloud/userAuthMetadataURL``), answered or refused.
+        public var apiRequests: Int
+        /// API requests refused with 401 (no, unknown, revoked or expired credentials).
+        public var apiUnauthorized: Int
 
         /// Counters with these values, zero by default (to compare ``FakeSendcloud/stats`` with).
         public init(
@@ -74,7 +101,9 @@ public final class FakeSendcloud: Sendable {
             invalidGrant: Int = 0,
             invalidClient: Int = 0,
             faultsServed: Int = 0,
-            maxConcurrentTokenRequests: Int = 0
+            maxConcurrentTokenRequests: Int = 0,
+            apiRequests: Int = 0,
+            apiUnauthorized: Int = 0
         ) {
             self.tokenRequests = tokenRequests
             self.clientCredentialsGrants = clientCredentialsGrants
@@ -84,10 +113,12 @@ public final class FakeSendcloud: Sendable {
             self.invalidClient = invalidClient
             self.faultsServed = faultsServed
             self.maxConcurrentTokenRequests = maxConcurrentTokenRequests
+            self.apiRequests = apiRequests
+            self.apiUnauthorized = apiUnauthorized
         }
     }
 
-    /// The server could not start.
+    /// The server could not start (a non-loopback host, a port in use, …).
     public struct StartError: Error, CustomStringConvertible {
         /// What went wrong.
         public var description: String
@@ -96,28 +127,53 @@ public final class FakeSendcloud: Sendable {
     private let core: FakeSendcloudCore
     private let group: ServiceGroup
     private let runTask: Task<Void, Never>
-    /// The port on 127.0.0.1 the server listens on.
+    /// The loopback address the server listens on, as it appears in its URLs (`127.0.0.1`, or `[::1]`).
+    public let host: String
+    /// The port the server listens on.
     public let port: Int
 
-    private init(core: FakeSendcloudCore, group: ServiceGroup, runTask: Task<Void, Never>, port: Int) {
+    private init(core: FakeSendcloudCore, group: ServiceGroup, runTask: Task<Void, Never>, host: String, port: Int) {
         self.core = core
         self.group = group
         self.runTask = runTask
+        self.host = host
         self.port = port
     }
 
-    /// Starts a server on 127.0.0.1 on a free port; returns once it accepts connections.
-    public static func start() async throws -> FakeSendcloud {
+    /// Starts a server and returns once it accepts connections.
+    ///
+    /// - Parameters:
+    ///   - host: A loopback address to listen on: `127.0.0.1` (default), another 127.0.0.0/8 address, `::1` or
+    ///     `localhost` (which means 127.0.0.1). Anything else throws ``StartError``: the server is a test double.
+    ///   - port: The port, 0 (default) for any free port; read the one chosen from ``port``.
+    ///   - clients: Client ids and their secrets to register at once (``registerClient(id:secret:)``).
+    ///   - logger: Where the HTTP server logs; nothing by default.
+    public static func start(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        clients: [String: String] = [:],
+        logger: Logger? = nil
+    ) async throws -> FakeSendcloud {
+        guard let bindHost = loopbackBindAddress(host) else {
+            throw StartError(description: "'\(host)' is not a loopback address: the fake serves 127.0.0.1 or ::1 only")
+        }
+        guard (0...65535).contains(port) else { throw StartError(description: "port \(port) is out of range") }
         let core = FakeSendcloudCore()
+        core.state.withLock { state in
+            for (id, secret) in clients.sorted(by: { $0.key < $1.key }) {
+                state.register(clientID: id, secret: secret)
+            }
+        }
         let router = Router(context: FakeSendcloudContext.self)
         router.post("/oauth2/token") { request, context in await core.token(request, channel: context.channel) }
         router.get("/oauth2/auth") { request, _ in core.authorize(request) }
+        router.get(RouterPath(userAuthMetadataPath)) { request, _ in core.userAuthMetadata(request) }
 
-        let logger = Logger(label: "FakeSendcloud", factory: { _ in SwiftLogNoOpLogHandler() })
+        let logger = logger ?? Logger(label: "FakeSendcloud", factory: { _ in SwiftLogNoOpLogHandler() })
         let started = OneShot<Int>()
         let app = Application(
             router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            configuration: .init(address: .hostname(bindHost, port: port)),
             onServerRunning: { channel in
                 if let port = channel.localAddress?.port {
                     started.fulfill(.success(port))
@@ -138,12 +194,25 @@ public final class FakeSendcloud: Sendable {
         }
         do {
             let port = try await started.value()
-            return FakeSendcloud(core: core, group: group, runTask: runTask, port: port)
+            let urlHost = bindHost.contains(":") ? "[\(bindHost)]" : bindHost
+            return FakeSendcloud(core: core, group: group, runTask: runTask, host: urlHost, port: port)
         } catch {
             await group.triggerGracefulShutdown()
             await runTask.value
             throw error
         }
+    }
+
+    /// The address to bind for `host`, if it is a loopback one.
+    static func loopbackBindAddress(_ host: String) -> String? {
+        var host = Substring(host.lowercased())
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        if host == "localhost" { return "127.0.0.1" }
+        if host == "::1" { return String(host) }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127", parts.allSatisfy({ UInt8($0) != nil && !$0.hasPrefix("+") })
+        else { return nil }
+        return parts.map { String(UInt8($0)!) }.joined(separator: ".")
     }
 
     /// Shuts the server down gracefully and waits until it has stopped. Calling it again does nothing.
@@ -160,18 +229,31 @@ public final class FakeSendcloud: Sendable {
         Task { await group.triggerGracefulShutdown() }
     }
 
-    /// `http://127.0.0.1:PORT`.
-    public var baseURL: String { "http://127.0.0.1:\(port)" }
-    /// The token endpoint, `POST` only.
+    /// `http://HOST:PORT`, such as `http://127.0.0.1:8123`.
+    public var baseURL: String { "http://\(host):\(port)" }
+    /// The token endpoint, `POST` only: `…/oauth2/token`.
     public var tokenURL: String { baseURL + "/oauth2/token" }
-    /// The authorize endpoint, `GET` only.
+    /// The authorize endpoint, `GET` only: `…/oauth2/auth`.
     public var authorizeURL: String { baseURL + "/oauth2/auth" }
+    /// The base of the API stand-in, in place of Sendcloud's `https://panel.sendcloud.sc/api/v3`.
+    public var apiBaseURL: String { baseURL + "/api/v3" }
+    /// The API stand-in's one endpoint, `GET` only: Sendcloud v3's `GET /user/auth/metadata`.
+    public var userAuthMetadataURL: String { baseURL + Self.userAuthMetadataPath }
+
+    static let userAuthMetadataPath = "/api/v3/user/auth/metadata"
 
     // MARK: Configuration
 
-    /// Registers (or replaces) a client for HTTP Basic authentication.
+    /// Registers (or replaces) a client for HTTP Basic authentication, at the token endpoint and the API.
     public func registerClient(id: String, secret: String) {
-        core.state.withLock { $0.clients[id] = secret }
+        core.state.withLock { $0.register(clientID: id, secret: secret) }
+    }
+
+    /// Default false. When true, an unknown client id is registered with the first secret presented for it (at the
+    /// token endpoint or the API), and the authorize endpoint accepts any client id: for local development, where
+    /// any client id and secret should work. A wrong secret for a client id already seen is still refused.
+    public func setAcceptsAnyClient(_ accepts: Bool) {
+        core.state.withLock { $0.acceptsAnyClient = accepts }
     }
 
     /// A fresh refresh-token chain for the client, as if the merchant had authorized earlier.
@@ -197,6 +279,31 @@ public final class FakeSendcloud: Sendable {
     /// `expires_in` of the access tokens issued from now on (and their validity); default 3600.
     public func setAccessTokenLifetime(seconds: Int) {
         core.state.withLock { $0.accessTokenLifetime = seconds }
+    }
+
+    /// Revokes one access token before its expiry, as Sendcloud may: from now on the API answers 401 to it while
+    /// a client still believes it valid. Returns whether the server had issued it. Refresh tokens are untouched.
+    @discardableResult
+    public func revokeAccessToken(_ token: String) -> Bool {
+        core.state.withLock { state in
+            guard state.accessTokens[token] != nil else { return false }
+            state.accessTokens[token]?.revoked = true
+            return true
+        }
+    }
+
+    /// Revokes every access token issued so far to `clientID` (of every tenant that authorized it), as a server-side
+    /// revocation would; refresh tokens stay usable. Returns how many were still valid.
+    @discardableResult
+    public func revokeAccessTokens(ofClient clientID: String) -> Int {
+        core.state.withLock { state in
+            var revoked = 0
+            for (token, record) in state.accessTokens where record.clientID == clientID {
+                if state.isAccessTokenValid(token) { revoked += 1 }
+                state.accessTokens[token]?.revoked = true
+            }
+            return revoked
+        }
     }
 
     /// Default true. When false, refresh answers carry no `refresh_token` and the presented one stays valid.
@@ -260,7 +367,7 @@ public final class FakeSendcloud: Sendable {
         }
     }
 
-    /// Issued, not revoked (refresh and reuse detection revoke), not expired.
+    /// Issued, not revoked (by a refresh, reuse detection or ``revokeAccessToken(_:)``), not expired.
     public func isAccessTokenValid(_ token: String) -> Bool {
         core.state.withLock { $0.isAccessTokenValid(token) }
     }

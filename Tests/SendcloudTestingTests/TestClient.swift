@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
-import SendcloudTestServer
+import SendcloudTesting
 import TestSupport
 
 /// An answer from the fake server, read whole.

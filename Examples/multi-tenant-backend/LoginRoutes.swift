@@ -1,0 +1,123 @@
+import CredentialVault
+import Foundation
+import Hummingbird
+import Logging
+import SendcloudOAuth
+import SendcloudVaultService
+
+/// The web login (authorization code + PKCE through `WebLogin`): `GET /connect/{name}` sends the browser to
+/// Sendcloud's authorize page; `GET /oauth/callback` exchanges the code and stores the tenant. Nothing is kept in
+/// memory in between: the state is sealed by the vault, so the callback may land on any instance that shares it.
+struct LoginRoutes: Sendable {
+    let vault: VaultService
+    let settings: BackendSettings
+    /// The integration's client secret, for tenants that are not in the vault yet.
+    let clientSecret: SecureBytes?
+    let address: ListeningAddress
+
+    /// The cookie that binds a login to the browser that started it (its value is the login's sealed state).
+    static let cookieName = "sendcloud_login"
+    static let callbackPath = "/oauth/callback"
+
+    private var login: WebLogin {
+        var configuration = WebLogin.Configuration()
+        configuration.authorizeURL = settings.authorizeURL
+        return WebLogin(provider: vault.provider, configuration: configuration)
+    }
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/connect/{name}") { _, context in
+            try await connect(try TenantName.parse(context.parameters.get("name")), logger: context.logger)
+        }
+        router.get(RouterPath(Self.callbackPath)) { request, context in
+            try await callback(request, logger: context.logger)
+        }
+    }
+
+    /// 302 to the authorize URL. A tenant in the vault is re-authorized with its own client and stored secret; a new
+    /// one gets the integration's client (`SENDCLOUD_CLIENT_ID`, `SENDCLOUD_CLIENT_SECRET_FILE`).
+    func connect(_ tenant: AccountName, logger: Logger) async throws -> Response {
+        guard let base = settings.publicURL ?? address.value else {
+            throw BackendError(.serviceUnavailable, "the server is starting")
+        }
+        let redirectURI = base + Self.callbackPath
+        let request: WebLoginRequest
+        do {
+            let existing = try await vault.vault.account(named: tenant)
+            request = .reauthorization(of: existing, redirectURI: redirectURI)
+        } catch let error as VaultError where error.code == .notFound {
+            guard let clientID = settings.clientID, let clientSecret else {
+                throw BackendError(
+                    .serviceUnavailable,
+                    "web login of new tenants needs SENDCLOUD_CLIENT_ID and SENDCLOUD_CLIENT_SECRET_FILE"
+                )
+            }
+            request = WebLoginRequest(
+                account: tenant,
+                clientID: clientID,
+                clientSecret: clientSecret,
+                redirectURI: redirectURI,
+                tokenURL: settings.tokenURL
+            )
+        } catch {
+            throw BackendError(error, tenant: tenant, logger: logger)
+        }
+        let start: WebLoginStart
+        do {
+            start = try await login.start(request)
+        } catch let error as OAuthError {
+            throw BackendError(.badRequest, "cannot start the login: \(error.message)")
+        } catch {
+            throw BackendError(error, tenant: tenant, logger: logger)
+        }
+        var response = Response(status: .found, headers: [.location: start.authorizeURL])
+        response.setCookie(
+            Cookie(
+                name: Self.cookieName,
+                value: start.state,
+                maxAge: Int(start.expiresAt.timeIntervalSinceNow.rounded(.up)),
+                path: Self.callbackPath,
+                secure: base.hasPrefix("https:"),
+                httpOnly: true,
+                sameSite: .lax
+            )
+        )
+        return response
+    }
+
+    /// Completes the login: the state must be the one this browser's cookie holds; `WebLogin` opens it, claims it
+    /// once across every instance, exchanges the code and stores the tenant.
+    func callback(_ request: Request, logger: Logger) async throws -> Response {
+        let state = request.uri.queryParameters.get("state")
+        guard let state, let cookie = request.cookies[Self.cookieName]?.value, cookie == state else {
+            throw BackendError(.badRequest, "this login was not started in this browser; start it again at /connect")
+        }
+        let account: Account
+        do {
+            account = try await login.complete(query: request.uri.query ?? "")
+        } catch let error as OAuthError {
+            throw BackendError(.badRequest, error.message)
+        } catch let error as VaultError where error.code == .alreadyExists {
+            throw BackendError(.conflict, error.message)
+        } catch {
+            throw BackendError(.internalServerError, "the login could not be stored")
+        }
+        logger.info("tenant connected", metadata: ["account": "\(account.name)"])
+        var response = Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8"],
+            body: ResponseBody(
+                byteBuffer: ByteBuffer(
+                    string: """
+                        <!doctype html><title>Connected</title>
+                        <p>Tenant <b>\(account.name)</b> is connected to Sendcloud.</p>
+                        <p><a href="/tenants/\(account.name)/user">/tenants/\(account.name)/user</a></p>
+
+                        """
+                )
+            )
+        )
+        response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: Self.callbackPath))
+        return response
+    }
+}

@@ -1,0 +1,117 @@
+import AsyncHTTPClient
+import CredentialVault
+import CredentialVaultSQLite
+import Foundation
+import Logging
+import NIOCore
+import SendcloudOAuth
+import SendcloudTesting
+import SendcloudVaultService
+import ServiceLifecycle
+import TestSupport
+import Testing
+
+/// ``VaultService`` in a real `ServiceGroup`, over a real SQLite vault file and the fake Sendcloud on 127.0.0.1.
+@Suite("VaultService in a ServiceGroup")
+struct VaultServiceTests {
+    static let clientID = "service-client"
+    static let clientSecret = "service secret"
+    static let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+
+    /// A vault file with a key-file slot and `names` as refresh-token accounts with no access token (all due).
+    static func makeVault(_ dir: TempDir, _ server: FakeSendcloud, _ names: [AccountName]) async throws -> KeyFileKey {
+        let key = KeyFileKey.generate()
+        let vault = try await CredentialVault.create(
+            in: SQLiteCredentialStore(path: dir.file("vault.sqlite"), create: true),
+            slots: [.key(key)],
+            logger: logger
+        )
+        for name in names {
+            try await vault.addAccount(
+                Account(name: name, mode: .refreshToken, clientID: clientID, tokenURL: server.tokenURL),
+                secrets: AccountSecrets(
+                    clientSecret: SecureBytes(utf8: clientSecret),
+                    refreshToken: SecureBytes(utf8: server.issueRefreshToken(clientID: clientID))
+                )
+            )
+        }
+        return key
+    }
+
+    static func configuration() -> VaultService.Configuration {
+        var configuration = VaultService.Configuration()
+        configuration.refresher?.jitter = .zero
+        configuration.refresher?.concurrency = 1
+        configuration.endpoint.requestTimeout = .seconds(30)
+        return configuration
+    }
+
+    static func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
+        for _ in 0..<600 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
+        guard condition() else { throw TestSupportError(description: "timed out waiting until \(what)") }
+    }
+
+    @Test("graceful shutdown with a refresh in flight: it commits, nothing new starts, run() returns")
+    func gracefulShutdownCommitsInFlightRefresh() async throws {
+        let dir = try TempDir(prefix: "scv-service")
+        try await withFakeSendcloud(clients: [Self.clientID: Self.clientSecret]) { server in
+            let key = try await Self.makeVault(dir, server, ["acme", "later"])
+            let service = try await VaultService.open(
+                location: .file(dir.file("vault.sqlite")),
+                unlock: .key(key),
+                configuration: Self.configuration(),
+                logger: Self.logger
+            )
+            server.injectFaults([.slow(seconds: 60)])  // held until released below
+            let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: Self.logger)
+            let running = Task { try await group.run() }
+            try await Self.waitUntil("the refresh of acme reached the server") { server.stats.tokenRequests == 1 }
+            await group.triggerGracefulShutdown()
+            try await Task.sleep(for: .milliseconds(200))
+            server.releaseHeldRequests()
+            try await running.value
+
+            let vault = try await CredentialVault.open(
+                SQLiteCredentialStore(path: dir.file("vault.sqlite")),
+                with: .key(key),
+                logger: Self.logger
+            )
+            let (acme, secrets) = try await vault.openAccount(named: "acme")
+            #expect(acme.accessTokenExpiresAt != nil, "the refresh in flight was not committed")
+            let rotated = try #require(secrets.refreshToken?.unsafeStringValue())
+            #expect(server.isRefreshTokenActive(rotated), "the stored refresh token is not the rotated one")
+            #expect(server.stats.refreshGrants == 1, "a refresh started after graceful shutdown")
+            #expect(try await vault.account(named: "later").accessTokenExpiresAt == nil)
+            // The HTTP client was shut down with the service.
+            await #expect(throws: (any Error).self) {
+                _ = try await service.httpClient.execute(HTTPClientRequest(url: server.tokenURL), timeout: .seconds(2))
+            }
+        }
+    }
+
+    @Test("a service without a refresher waits for shutdown and still serves tokens on demand")
+    func noRefresher() async throws {
+        let dir = try TempDir(prefix: "scv-service")
+        try await withFakeSendcloud(clients: [Self.clientID: Self.clientSecret]) { server in
+            let key = try await Self.makeVault(dir, server, ["acme"])
+            var configuration = Self.configuration()
+            configuration.refresher = nil
+            let service = try await VaultService.open(
+                location: .file(dir.file("vault.sqlite")),
+                unlock: .key(key),
+                configuration: configuration,
+                logger: Self.logger
+            )
+            #expect(service.refresher == nil)
+            let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: Self.logger)
+            let running = Task { try await group.run() }
+            let token = try await service.provider.accessToken(for: "acme")
+            #expect(server.isAccessTokenValid(token.value.unsafeStringValue() ?? ""))
+            let again = try await service.provider.accessToken(for: "acme")
+            #expect(again.value == token.value && !again.obtainedFromServer)
+            #expect(server.stats.refreshGrants == 1, "the service's provider does not hold tokens in memory")
+            await group.triggerGracefulShutdown()
+            try await running.value
+        }
+    }
+}
