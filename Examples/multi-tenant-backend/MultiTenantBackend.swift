@@ -8,6 +8,7 @@ import Prometheus
 import SendcloudOAuth
 import SendcloudVaultService
 import ServiceLifecycle
+import UnixSignals
 
 /// A Hummingbird 2 backend that serves several Sendcloud tenants from one vault (README.md beside this file):
 ///
@@ -77,7 +78,7 @@ struct MultiTenantBackend {
                 let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
                 address.set(url)
                 print("listening on \(url)")
-                fflush(stdout)
+                fflush(nil)
             },
             logger: logger
         )

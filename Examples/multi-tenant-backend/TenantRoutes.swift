@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CredentialVault
 import Hummingbird
 import Logging
+import NIOHTTP1
 import SendcloudOAuth
 import SendcloudVaultService
 

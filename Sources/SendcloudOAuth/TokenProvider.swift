@@ -237,6 +237,10 @@ public final class TokenProvider: Sendable {
             guard let secret = secrets.clientSecret else {
                 throw VaultError.noClientSecret(name)
             }
+            guard !account.clientID.contains(":") else {
+                // RFC 7617: the user id of Basic credentials cannot hold ':' (the server would split there).
+                throw VaultError(.invalidInput, "account '\(name)' is basic, and its client id holds ':'")
+            }
             // RFC 7617: base64(public:secret), built in wipeable buffers; the header value is the one String.
             let pair = SecureBytes.concatenating([SecureBytes(utf8: account.clientID + ":"), secret])
             return ("Basic " + (pair.base64Encoded().unsafeStringValue() ?? ""), nil)

@@ -37,7 +37,10 @@ struct Refresh: AsyncParsableCommand {
     @Option(name: .long, help: "With --all: accounts expiring within this window are due (90s, 5m, 1h).")
     var ahead = DurationArgument(.seconds(300))
 
-    @Option(name: .long, help: "With --all: refresh-token accounts last refreshed longer ago are due (keep-alive; 0 = off).")
+    @Option(
+        name: .long,
+        help: "With --all: refresh-token accounts last refreshed longer ago are due (keep-alive; 0 = off)."
+    )
     var maxAge = DurationArgument(.seconds(7 * 24 * 3600))
 
     @Option(name: .long, help: "Refreshes at the same time.")

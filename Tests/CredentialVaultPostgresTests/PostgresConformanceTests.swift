@@ -66,10 +66,30 @@ struct PostgresConformanceTests {
     @Test(arguments: CredentialStoreConformance.cases)
     func conformance(_ check: ConformanceCase) async throws { try await check.run(factory) }
 
-    @Test("the due-accounts query can be served by the expiry and refresh indexes")
+    /// The planner chooses among the indexes by their statistics (on an empty table, any index serves): so the
+    /// table holds what a real vault holds — 2000 accounts, none expiring soon, none idle, none backing off — and is
+    /// analysed.
+    @Test("with a real vault's statistics, the due-accounts query is served by the expiry and refresh indexes")
     func dueAccountsUseIndexes() async throws {
-        let store = try await PostgresSupport.store(try PostgresSupport.location(), create: true)
-        let query = DueAccountQuery(expiringBefore: Date(), refreshedBefore: Date(), now: Date())
+        let location = try PostgresSupport.location()
+        let store = try await PostgresSupport.store(location, create: true)
+        let table = "\"\(location.schema)\".account"
+        try PostgresTestServer.configured().psql(
+            """
+            INSERT INTO \(table) (name, mode, client_id, token_url, key_id, access_token_expires_at, status, generation,
+                created_at, updated_at, refreshed_at)
+            SELECT 'tenant-' || i, 'refresh-token', 'client', 'https://example.com/token', 1,
+                extract(epoch FROM now()) + 3600 + i, 'ok', 1, 0, 0, extract(epoch FROM now()) - 100
+            FROM generate_series(1, 2000) AS i;
+            ANALYZE \(table)
+            """
+        )
+        let now = Date()
+        let query = DueAccountQuery(
+            expiringBefore: now.addingTimeInterval(300),
+            refreshedBefore: now.addingTimeInterval(-7 * 86400),
+            now: now
+        )
         let plan = try await store.dueAccountsQueryPlan(query).joined(separator: "\n")
         #expect(plan.contains("account_by_expiry"), "\(plan)")
         #expect(plan.contains("account_by_refresh"), "\(plan)")

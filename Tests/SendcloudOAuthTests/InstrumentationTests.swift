@@ -1,6 +1,8 @@
 import CredentialVault
 import Foundation
+import InMemoryLogging
 import InMemoryTracing
+import Logging
 import Metrics
 import MetricsTestKit
 import SendcloudTesting
@@ -93,6 +95,26 @@ struct InstrumentationTests {
             #expect(grant.kind == .client)
             #expect(grant.attributes["oauth.grant_type"]?.toSpanAttribute() == .string("refresh_token"))
             #expect(spans.allSatisfy { $0.attributes["sendcloud_vault.account"]?.toSpanAttribute() == .string("acme") })
+        }
+    }
+}
+
+@Suite("Per-call logger")
+struct PerCallLoggerTests {
+    @Test("a caller's logger (and its metadata) carries the call's log lines; the provider's logger gets none")
+    func callersLogger() async throws {
+        let providerLogs = InMemoryLogHandler()
+        try await withHarness(logger: Logger(label: "provider") { _ in providerLogs }) { h in
+            try await h.addRefreshAccount("acme")
+            let callerLogs = InMemoryLogHandler()
+            var logger = Logger(label: "request") { _ in callerLogs }
+            logger.logLevel = .debug
+            logger[metadataKey: "request-id"] = "r-42"
+            _ = try await h.provider.accessToken(for: "acme", logger: logger)
+            let refreshed = try #require(callerLogs.entries.first { $0.message.description == "token refreshed" })
+            #expect(refreshed.metadata["request-id"] == "r-42")
+            #expect(refreshed.metadata["account"] == "acme")
+            #expect(!providerLogs.entries.contains { $0.message.description == "token refreshed" })
         }
     }
 }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import CredentialVault
+import CredentialVaultPostgres
 import CredentialVaultSQLite
 import Foundation
 import Logging
@@ -112,6 +113,39 @@ struct VaultServiceTests {
             #expect(server.stats.refreshGrants == 1, "the service's provider does not hold tokens in memory")
             await group.triggerGracefulShutdown()
             try await running.value
+        }
+    }
+
+    @Test("on PostgreSQL: tokens through the service, and its stop closes the store's connections")
+    func postgresStoreClosed() async throws {
+        let server = try PostgresTestServer.configured()
+        let location = try PostgresLocation(url: server.url(schema: PostgresTestServer.uniqueSchema("svc")))
+        try await withFakeSendcloud(clients: [Self.clientID: Self.clientSecret]) { fake in
+            let key = KeyFileKey.generate()
+            let creator = try await PostgresCredentialStore.connect(
+                to: location,
+                password: server.password,
+                create: true
+            )
+            let created = try await CredentialVault.create(in: creator, slots: [.key(key)], logger: Self.logger)
+            try await created.addAccount(
+                Account(name: "acme", mode: .clientCredentials, clientID: Self.clientID, tokenURL: fake.tokenURL),
+                secrets: AccountSecrets(clientSecret: SecureBytes(utf8: Self.clientSecret))
+            )
+            await creator.close()
+            let service = try await VaultService.open(
+                location: .postgres(location),
+                unlock: .key(key),
+                configuration: Self.configuration(),
+                logger: Self.logger
+            )
+            let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: Self.logger)
+            let running = Task { try await group.run() }
+            let token = try await service.provider.accessToken(for: "acme")
+            #expect(fake.isAccessTokenValid(token.value.unsafeStringValue() ?? ""))
+            await group.triggerGracefulShutdown()
+            try await running.value
+            await #expect(throws: VaultError.self) { try await service.vault.account(named: "acme") }
         }
     }
 }

@@ -19,13 +19,10 @@ public func withClosing<Resource, Result>(
 }
 
 extension FakeSendcloud {
-    /// Starts a server (``FakeSendcloud/start()``) and registers `clients` (client id → secret) with it.
+    /// Starts a server with `clients` (client id → secret) registered: ``FakeSendcloud/start(host:port:clients:logger:)``
+    /// on a free loopback port, under the name the tests use.
     public static func start(registering clients: [String: String]) async throws -> FakeSendcloud {
-        let server = try await start()
-        for (id, secret) in clients {
-            server.registerClient(id: id, secret: secret)
-        }
-        return server
+        try await start(clients: clients)
     }
 }
 

@@ -1,0 +1,82 @@
+// A worker that only keeps the vault's tokens fresh (README.md beside this file): the vault's `VaultService` with
+// its `TokenRefresher`, and a log line for every `AccountEvent`. No HTTP server; backends that share the vault turn
+// their own refresher off (multi-tenant-backend: REFRESHER_ENABLED=false) and still refresh on demand.
+//
+//     SENDCLOUD_VAULT=vault.sqlite SENDCLOUD_VAULT_KEY_FILE=vault.key swift run refresher-worker
+//
+// SIGTERM or SIGINT stops it gracefully: no new refresh starts, those in flight commit their tokens, exit 0.
+import Configuration
+import Foundation
+import Logging
+import SendcloudOAuth
+import SendcloudVaultService
+import ServiceLifecycle
+import UnixSignals
+
+let config = ConfigReader(
+    provider: EnvironmentVariablesProvider(
+        secretsSpecifier: .specific(["SENDCLOUD_VAULT_KEY", "SENDCLOUD_VAULT_PASSPHRASE"])
+    )
+)
+LoggingSystem.bootstrap(StreamLogHandler.standardError)
+var logger = Logger(label: "refresher-worker")
+logger.logLevel = config.string(forKey: "log.level").flatMap { Logger.Level(rawValue: $0) } ?? .info
+
+// REFRESHER_INTERVAL_SECONDS, REFRESHER_AHEAD_SECONDS, REFRESHER_CONCURRENCY, REFRESHER_MAX_REQUESTS_PER_SECOND,
+// REFRESHER_JITTER_SECONDS, REFRESHER_MAX_REFRESH_TOKEN_AGE_HOURS (0 turns keep-alive off).
+var refresher = TokenRefresher.Configuration()
+refresher.interval = .seconds(config.int(forKey: "refresher.interval_seconds", default: 60))
+refresher.ahead = .seconds(config.int(forKey: "refresher.ahead_seconds", default: 300))
+refresher.concurrency = config.int(forKey: "refresher.concurrency", default: 4)
+refresher.jitter = .seconds(config.double(forKey: "refresher.jitter_seconds", default: 2))
+refresher.maxRequestsPerSecond = config.double(forKey: "refresher.max_requests_per_second")
+let keepAliveHours = config.int(forKey: "refresher.max_refresh_token_age_hours", default: 7 * 24)
+refresher.maxRefreshTokenAge = keepAliveHours > 0 ? .seconds(keepAliveHours * 3600) : nil
+
+var configuration = VaultService.Configuration()
+configuration.refresher = refresher
+// This process hands out no tokens: keep none in memory.
+configuration.provider.accessTokenCacheLimit = 0
+
+let vault: VaultService
+do {
+    vault = try await VaultService.open(config: config, configuration: configuration, logger: logger)
+} catch {
+    FileHandle.standardError.write(Data("refresher-worker: cannot start: \(error)\n".utf8))
+    exit(78)
+}
+
+/// Logs every account event: where a real worker would send a webhook, or page someone when a tenant must
+/// authorize again. Events carry no secret.
+struct AccountEventLog: Service {
+    let events: AsyncStream<AccountEvent>
+    let logger: Logger
+
+    func run() async {
+        for await event in events.cancelOnGracefulShutdown() {
+            let metadata: Logger.Metadata = ["account": "\(event.account)", "event": "\(event)"]
+            switch event.kind {
+            case .refreshed, .authorized, .reauthorized:
+                logger.info("account event", metadata: metadata)
+            case .refreshFailed:
+                logger.warning("account event", metadata: metadata)
+            case .reauthorizationRequired:
+                logger.error("account event: the tenant must authorize again", metadata: metadata)
+            }
+        }
+    }
+}
+
+logger.info(
+    "refresher-worker running",
+    metadata: ["interval": "\(refresher.interval)", "ahead": "\(refresher.ahead)"]
+)
+// The event log is listed first so that it stops last: it still sees the events of refreshes that finish while the
+// vault service shuts down.
+let group = ServiceGroup(
+    services: [AccountEventLog(events: vault.provider.events(), logger: logger), vault],
+    gracefulShutdownSignals: [.sigterm, .sigint],
+    logger: logger
+)
+try await group.run()
+logger.info("refresher-worker stopped")
