@@ -452,6 +452,9 @@ let package = Package(
             name: "CLITests",
             dependencies: [
                 "sendcloud-vault",
+                "CredentialVault",
+                "CredentialVaultSQLite",
+                .product(name: "Logging", package: "swift-log"),
                 "SendcloudTesting",
                 "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
