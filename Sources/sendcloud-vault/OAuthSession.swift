@@ -50,6 +50,10 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
     var duration: Duration
 
     init?(argument: String) {
+        if argument == "0" {  // zero needs no unit
+            duration = .zero
+            return
+        }
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, millis) in units where argument.hasSuffix(suffix) {
             let number = argument.dropLast(suffix.count)
