@@ -1,6 +1,5 @@
 public import CredentialVault
 import Foundation
-import Tracing
 
 extension TokenProvider {
     /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`
@@ -24,23 +23,7 @@ extension TokenProvider {
             if existing != nil && !mayReplace {
                 throw VaultError.alreadyExists(account.name)
             }
-            let response: TokenResponse
-            do {
-                response = try await tracer.withSpan("sendcloud_vault.token_grant", ofKind: .client) { span in
-                    span.attributes["sendcloud_vault.account"] = account.name.description
-                    span.attributes["oauth.grant_type"] = grant.name
-                    return try await client.requestToken(
-                        grant,
-                        tokenURL: account.tokenURL,
-                        clientID: account.clientID,
-                        clientSecret: clientSecret
-                    )
-                }
-            } catch let error as OAuthError {
-                metrics.tokenRequest(grant: grant.name, outcome: error.code.description)
-                throw error
-            }
-            metrics.tokenRequest(grant: grant.name, outcome: "success")
+            let response = try await requestToken(grant, for: account, clientSecret: clientSecret)
             var updated = account
             updated.mode = .refreshToken
             updated.accessTokenExpiresAt = response.expiresAt

@@ -389,6 +389,28 @@ public final class TokenProvider: Sendable {
         }
     }
 
+    /// One token request for `account`, traced (span `sendcloud_vault.token_grant`, kind client) and counted
+    /// (``TokenMetrics/tokenRequests`` by grant and outcome).
+    func requestToken(_ grant: Grant, for account: Account, clientSecret: SecureBytes) async throws -> TokenResponse {
+        do {
+            let response = try await tracer.withSpan("sendcloud_vault.token_grant", ofKind: .client) { span in
+                span.attributes["sendcloud_vault.account"] = account.name.description
+                span.attributes["oauth.grant_type"] = grant.name
+                return try await client.requestToken(
+                    grant,
+                    tokenURL: account.tokenURL,
+                    clientID: account.clientID,
+                    clientSecret: clientSecret
+                )
+            }
+            metrics.tokenRequest(grant: grant.name, outcome: "success")
+            return response
+        } catch let error as OAuthError {
+            metrics.tokenRequest(grant: grant.name, outcome: error.code.description)
+            throw error
+        }
+    }
+
     private func grantAndCommit(
         _ account: Account,
         _ secrets: AccountSecrets,
@@ -418,18 +440,8 @@ public final class TokenProvider: Sendable {
         let start = ContinuousClock.now
         let response: TokenResponse
         do {
-            response = try await tracer.withSpan("sendcloud_vault.token_grant", ofKind: .client) { span in
-                span.attributes["sendcloud_vault.account"] = account.name.description
-                span.attributes["oauth.grant_type"] = grant.name
-                return try await client.requestToken(
-                    grant,
-                    tokenURL: account.tokenURL,
-                    clientID: account.clientID,
-                    clientSecret: clientSecret
-                )
-            }
+            response = try await requestToken(grant, for: account, clientSecret: clientSecret)
         } catch let error as OAuthError {
-            metrics.tokenRequest(grant: grant.name, outcome: error.code.description)
             logger.warning(
                 "token refresh failed",
                 metadata: ["account": "\(account.name)", "grant": "\(grant.name)", "error": "\(error.code)"]
@@ -444,7 +456,6 @@ public final class TokenProvider: Sendable {
             }
             throw error
         }  // A cancelled caller (CancellationError) records nothing.
-        metrics.tokenRequest(grant: grant.name, outcome: "success")
         // The server may have rotated the refresh token: this write must not be lost (see ``commit(_:_:_:)``).
         let stored = try await tracer.withSpan("sendcloud_vault.commit") { span in
             span.attributes["sendcloud_vault.account"] = account.name.description
