@@ -11,13 +11,22 @@ public struct AccessToken: Sendable, CustomStringConvertible {
     public var expiresAt: Date?
     /// Whether this call obtained it from the server (as opposed to the vault).
     public var obtainedFromServer: Bool
+    /// When the server issued it (the account's last refresh), if known.
+    public var obtainedAt: Date?
 
     /// Creates a token value.
-    public init(account: AccountName, value: SecureBytes, expiresAt: Date?, obtainedFromServer: Bool) {
+    public init(
+        account: AccountName,
+        value: SecureBytes,
+        expiresAt: Date?,
+        obtainedFromServer: Bool,
+        obtainedAt: Date? = nil
+    ) {
         self.account = account
         self.value = value
         self.expiresAt = expiresAt
         self.obtainedFromServer = obtainedFromServer
+        self.obtainedAt = obtainedAt
     }
 
     /// `Bearer <token>`: the `Authorization` header value (an edge where the secret becomes a `String`).

@@ -12,6 +12,7 @@ final class AccessTokenCache: Sendable {
     struct Entry {
         var token: SecureBytes
         var expiresAt: Date
+        var obtainedAt: Date?
     }
 
     private let entries: Mutex<LeastRecentlyUsed<AccountName, Entry>>
@@ -45,12 +46,16 @@ final class AccessTokenCache: Sendable {
         )
     }
 
-    /// Holds a copy of `token` (one with a known expiry) for its account, replacing what was held.
+    /// Holds a copy of `token` (one with a known expiry) for its account, replacing what was held — unless that
+    /// expires later: a caller that read the record before another's commit must not put the older token back.
     func store(_ token: AccessToken) {
         guard limit > 0, let expiresAt = token.expiresAt else { return }
-        let entry = Entry(token: token.value.copy(), expiresAt: expiresAt)
+        let entry = Entry(token: token.value.copy(), expiresAt: expiresAt, obtainedAt: token.obtainedAt)
         // The replaced or evicted entries are released after the lock (their buffers are zeroed on release).
-        let released = entries.withLock { $0.set(entry, forKey: token.account) }
+        let released = entries.withLock { entries -> [Entry] in
+            if let held = entries.peek(token.account), held.expiresAt > expiresAt { return [entry] }
+            return entries.set(entry, forKey: token.account)
+        }
         _ = released
     }
 

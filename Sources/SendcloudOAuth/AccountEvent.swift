@@ -62,6 +62,9 @@ public enum RefreshFailure: String, Sendable, Equatable, CustomStringConvertible
     case clientRejected = "client-rejected"
     /// Another 4xx answer (`invalid_request`, `invalid_scope`, …), or anything else.
     case rejected
+    /// The server issued tokens, but storing them failed (the store unreachable past the retries, or the record kept
+    /// changing): a rotated refresh token may be lost, and the next refresh then needs re-authorization.
+    case notStored = "not-stored"
 
     /// The failure kind of an ``OAuthError``.
     init(_ error: OAuthError) {

@@ -8,6 +8,7 @@ final class AccountEventBroadcast: Sendable {
     private struct State {
         var next = 0
         var subscribers: [Int: AsyncStream<AccountEvent>.Continuation] = [:]
+        var finished = false
     }
     private let state = Mutex(State())
 
@@ -17,10 +18,15 @@ final class AccountEventBroadcast: Sendable {
             of: AccountEvent.self,
             bufferingPolicy: .bufferingNewest(max(1, limit))
         )
-        let id = state.withLock { state in
+        let id: Int? = state.withLock { state in
+            guard !state.finished else { return nil }
             defer { state.next += 1 }
             state.subscribers[state.next] = continuation
             return state.next
+        }
+        guard let id else {
+            continuation.finish()
+            return stream
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
@@ -36,10 +42,13 @@ final class AccountEventBroadcast: Sendable {
         }
     }
 
-    /// Ends every stream.
+    /// Ends every stream, and those subscribed later at once.
     func finish() {
         let subscribers = state.withLock { state in
-            defer { state.subscribers = [:] }
+            defer {
+                state.subscribers = [:]
+                state.finished = true
+            }
             return Array(state.subscribers.values)
         }
         for continuation in subscribers { continuation.finish() }

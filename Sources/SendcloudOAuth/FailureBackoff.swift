@@ -9,14 +9,16 @@ public import Foundation
 /// come back together.
 public struct FailureBackoff: Sendable, Equatable {
     /// The limit after the first failure; doubled per failure.
-    public var initial: Duration
+    public private(set) var initial: Duration
     /// The largest limit.
-    public var maximum: Duration
+    public private(set) var maximum: Duration
 
-    /// 1 minute, doubling to at most 1 hour.
+    /// 1 minute, doubling to at most 1 hour. Both are kept within 1 second … 1 day, and `maximum` at least
+    /// `initial`.
     public init(initial: Duration = .seconds(60), maximum: Duration = .seconds(3600)) {
-        self.initial = initial
-        self.maximum = maximum
+        let bounds = Duration.seconds(1)...Duration.seconds(86_400)
+        self.initial = min(max(initial, bounds.lowerBound), bounds.upperBound)
+        self.maximum = min(max(maximum, self.initial), bounds.upperBound)
     }
 
     /// The next attempt time after `failures` consecutive failures (at least 1), from `now`.

@@ -7,7 +7,7 @@ import Foundation
 /// A pure function of its inputs (the clock comes in as `now`), so each boundary is tested without a server or a
 /// vault. The provider decides twice: before it takes the account's lock (``beforeLock(_:hasUsableToken:reuseIfValidFor:retryReauthorization:now:)``)
 /// and again under it, on the record re-read there
-/// (``underLock(_:hasUsableToken:observedRefreshedAt:reuseIfValidFor:retryReauthorization:now:)``).
+/// (``underLock(_:hasUsableToken:observedRefreshedAt:reuseIfValidFor:retryReauthorization:keepAliveBefore:now:)``).
 enum RefreshDecision: Equatable, Sendable {
     /// Why a request is refused without contacting the server.
     enum Refusal: Equatable, Sendable {

@@ -3,8 +3,10 @@ import Synchronization
 /// At most one in-flight operation per key: a caller for a key whose operation is running joins it and gets its
 /// result; other keys are never blocked.
 ///
-/// The operation runs in a task of its own, so a cancelled caller stops waiting but does not abandon the operation
-/// half-way (a token rotation, say): the other callers, and the stored result, still get it.
+/// The operation runs in a task of its own, which a caller's cancellation does not reach: a token rotation is never
+/// abandoned half-way, and the other callers, and the store, still get its result. A cancelled caller keeps waiting
+/// for it too (`Task.value` ignores the waiter's cancellation); the operation is bounded by the lock timeout and the
+/// token client's deadline.
 final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     private let inFlight = Mutex<[Key: Task<Value, any Error>]>([:])
 

@@ -24,6 +24,14 @@ extension TokenProvider {
                 throw VaultError.alreadyExists(account.name)
             }
             let response = try await requestToken(grant, for: account, clientSecret: clientSecret)
+            guard response.refreshToken != nil else {
+                // A refresh-token account without one would need re-authorization within the hour.
+                throw OAuthError(
+                    .authorizationFailed,
+                    "the server answered without a refresh token: authorize with the offline_access scope; "
+                        + "nothing was stored"
+                )
+            }
             var updated = account
             updated.mode = .refreshToken
             updated.accessTokenExpiresAt = response.expiresAt
@@ -54,7 +62,8 @@ extension TokenProvider {
                     account: account.name,
                     value: response.accessToken,
                     expiresAt: stored.accessTokenExpiresAt,
-                    obtainedFromServer: true
+                    obtainedFromServer: true,
+                    obtainedAt: response.receivedAt
                 )
             )
             publish(account.name, existing == nil ? .authorized : .reauthorized)

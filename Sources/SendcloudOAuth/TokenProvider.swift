@@ -177,7 +177,13 @@ public final class TokenProvider: Sendable {
         if let stored, stored != token.value, account.status == .ok,
             let expiry = account.accessTokenExpiresAt, expiry.timeIntervalSinceNow > configuration.skew.inSeconds
         {
-            let other = AccessToken(account: name, value: stored, expiresAt: expiry, obtainedFromServer: false)
+            let other = AccessToken(
+                account: name,
+                value: stored,
+                expiresAt: expiry,
+                obtainedFromServer: false,
+                obtainedAt: account.refreshedAt
+            )
             cache.store(other)
             metrics.lookup(.store)
             return other
@@ -253,6 +259,10 @@ public final class TokenProvider: Sendable {
     /// this process); the next call reads the store.
     public func forget(_ name: AccountName) { cache.remove(name) }
 
+    /// Ends every stream of ``events(bufferingNewest:)`` (their loops finish); later subscribers get a stream that
+    /// ends at once. ``VaultService`` calls it when it stops.
+    public func finishEvents() { broadcast.finish() }
+
     /// A stream of the ``AccountEvent``s from now on, in the order they happened; each subscriber gets every event.
     /// A subscriber that falls more than `bufferingNewest` events behind loses the oldest. The stream ends when the
     /// provider is released, or when the subscriber stops iterating.
@@ -298,10 +308,20 @@ public final class TokenProvider: Sendable {
                 account: account.name,
                 value: token,
                 expiresAt: account.accessTokenExpiresAt,
-                obtainedFromServer: false
+                obtainedFromServer: false,
+                obtainedAt: account.refreshedAt
             )
             cache.store(stored)
             return stored
+        }
+    }
+
+    /// An error as events and logs may show it: a vault or OAuth error's message, else its type.
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as VaultError: error.message
+        case let error as OAuthError: error.message
+        default: "\(type(of: error))"
         }
     }
 
@@ -457,18 +477,28 @@ public final class TokenProvider: Sendable {
             throw error
         }  // A cancelled caller (CancellationError) records nothing.
         // The server may have rotated the refresh token: this write must not be lost (see ``commit(_:_:_:)``).
-        let stored = try await tracer.withSpan("sendcloud_vault.commit") { span in
-            span.attributes["sendcloud_vault.account"] = account.name.description
-            return try await commit(account, secrets) { updated, newSecrets in
-                updated.accessTokenExpiresAt = response.expiresAt
-                updated.refreshedAt = response.receivedAt
-                updated.status = .ok
-                updated.lastError = nil
-                updated.consecutiveFailures = 0
-                updated.nextAttemptAt = nil
-                newSecrets.accessToken = response.accessToken
-                if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
+        let stored: Account
+        do {
+            stored = try await tracer.withSpan("sendcloud_vault.commit") { span in
+                span.attributes["sendcloud_vault.account"] = account.name.description
+                return try await commit(account, secrets) { updated, newSecrets in
+                    updated.accessTokenExpiresAt = response.expiresAt
+                    updated.refreshedAt = response.receivedAt
+                    updated.status = .ok
+                    updated.lastError = nil
+                    updated.consecutiveFailures = 0
+                    updated.nextAttemptAt = nil
+                    newSecrets.accessToken = response.accessToken
+                    if let rotated = response.refreshToken { newSecrets.refreshToken = rotated }
+                }
             }
+        } catch {
+            // The server has issued tokens that the vault does not hold: if it rotated the refresh token, the
+            // stored one is spent, and the next refresh will be refused (invalid_grant).
+            let message = "new tokens were obtained but could not be stored (\(Self.describe(error)))"
+            logger.error("\(message)", metadata: ["account": "\(account.name)", "grant": "\(grant.name)"])
+            publish(account.name, .refreshFailed(.notStored, message: message))
+            throw error
         }
         let latency = ContinuousClock.now - start
         metrics.refreshed(grant: grant.name, after: latency)
@@ -483,7 +513,8 @@ public final class TokenProvider: Sendable {
             account: account.name,
             value: response.accessToken,
             expiresAt: stored.accessTokenExpiresAt,
-            obtainedFromServer: true
+            obtainedFromServer: true,
+            obtainedAt: response.receivedAt
         )
         cache.store(token)
         publish(account.name, .refreshed(expiresAt: stored.accessTokenExpiresAt))

@@ -2,6 +2,7 @@ public import CredentialVault
 import Foundation
 public import Logging
 public import ServiceLifecycle
+import Synchronization
 
 /// Refreshes the accounts whose access token expires within a window: periodically as a `Service`, or once
 /// (``refreshDue(force:names:)``, which `sendcloud-vault refresh` uses).
@@ -60,13 +61,12 @@ public struct TokenRefresher: Service {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 do {
                     await recordAccountCounts()
-                    let outcomes = try await refreshDue()
-                    let failed = outcomes.filter { if case .failure = $0.result { true } else { false } }.count
-                    if !outcomes.isEmpty {
-                        logger.info(
-                            "refresh pass",
-                            metadata: ["refreshed": "\(outcomes.count - failed)", "failed": "\(failed)"]
-                        )
+                    // Counts only: a pass over many accounts must not hold every new token until it ends.
+                    let tally = PassTally()
+                    _ = try await refreshDue(keepingOutcomes: false) { outcome, _, _ in tally.add(outcome) }
+                    let (refreshed, failed) = tally.counts
+                    if refreshed + failed > 0 {
+                        logger.info("refresh pass", metadata: ["refreshed": "\(refreshed)", "failed": "\(failed)"])
                     }
                 } catch {
                     logger.error("refresh pass failed", metadata: ["error": "\(error)"])
@@ -148,6 +148,18 @@ public struct TokenRefresher: Service {
         progress: (@Sendable (Outcome, _ finished: Int, _ total: Int) -> Void)? = nil,
         damaged: (@Sendable (VaultError) -> Void)? = nil
     ) async throws -> [Outcome] {
+        try await refreshDue(force: force, names: names, keepingOutcomes: true, damaged: damaged, progress: progress)
+    }
+
+    /// ``refreshDue(force:names:progress:damaged:)``; without `keepingOutcomes` the result is empty and each outcome
+    /// (with its token) lives only as long as `progress` keeps it.
+    func refreshDue(
+        force: Bool = false,
+        names: [AccountName]? = nil,
+        keepingOutcomes: Bool,
+        damaged: (@Sendable (VaultError) -> Void)? = nil,
+        progress: (@Sendable (Outcome, _ finished: Int, _ total: Int) -> Void)?
+    ) async throws -> [Outcome] {
         let targets: [AccountName]
         if let names { targets = names } else { targets = try await dueAccounts(force: force, damaged: damaged) }
         guard !targets.isEmpty else { return [] }
@@ -159,8 +171,8 @@ public struct TokenRefresher: Service {
         let keepAliveBound = periodic ? keepAliveBefore(Date()) : nil
         let jitter = configuration.jitter
         let provider = self.provider
-        var outcomes = [Outcome?](repeating: nil, count: targets.count)
-        await withTaskGroup(of: (Int, Outcome).self) { group in
+        var outcomes = [Outcome?](repeating: nil, count: keepingOutcomes ? targets.count : 0)
+        await withTaskGroup(of: (Int, Outcome)?.self) { group in
             var next = 0
             func start() {
                 let index = next
@@ -170,6 +182,8 @@ public struct TokenRefresher: Service {
                     do {
                         if jitter > .zero { try await Task.sleep(for: Backoff.jittered(jitter)) }
                         try await limiter?.acquire()
+                        // Graceful shutdown began while this one waited to start: it does not start.
+                        guard !Task.isShuttingDownGracefully else { return nil }
                         let token = try await provider.refresh(
                             name,
                             retryReauthorization: force,
@@ -184,8 +198,9 @@ public struct TokenRefresher: Service {
             }
             for _ in 0..<min(max(1, configuration.concurrency), targets.count) { start() }
             var finished = 0
-            for await (index, outcome) in group {
-                outcomes[index] = outcome
+            for await result in group {
+                guard let (index, outcome) = result else { continue }
+                if keepingOutcomes { outcomes[index] = outcome }
                 finished += 1
                 progress?(outcome, finished, targets.count)
                 // Graceful shutdown: the refreshes in flight finish (and commit); no new one starts.
@@ -194,4 +209,17 @@ public struct TokenRefresher: Service {
         }
         return outcomes.compactMap { $0 }
     }
+}
+
+/// The counts of a periodic pass, as its outcomes arrive.
+private final class PassTally: Sendable {
+    private let state = Mutex((refreshed: 0, failed: 0))
+
+    func add(_ outcome: TokenRefresher.Outcome) {
+        state.withLock { counts in
+            if case .success = outcome.result { counts.refreshed += 1 } else { counts.failed += 1 }
+        }
+    }
+
+    var counts: (refreshed: Int, failed: Int) { state.withLock { $0 } }
 }

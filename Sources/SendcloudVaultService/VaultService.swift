@@ -6,6 +6,7 @@ import Foundation
 public import Logging
 public import SendcloudOAuth
 public import ServiceLifecycle
+import Synchronization
 
 /// Everything a backend needs for its tenants' tokens, as one swift-service-lifecycle `Service` (DESIGN §7): the
 /// unlocked vault and its store, the HTTP client of the token endpoint, the ``TokenProvider`` and — unless turned off —
@@ -58,6 +59,7 @@ public final class VaultService: Service, Sendable {
     public let refresher: TokenRefresher?
     private let store: any CredentialStore
     private let logger: Logger
+    private let stopped = Mutex(false)
 
     /// A service over a vault already opened on `store` (which it closes when it stops, if it is a
     /// `PostgresCredentialStore`).
@@ -94,6 +96,7 @@ public final class VaultService: Service, Sendable {
         let store = try await location.openStore(create: false, logger: logger)
         do {
             let vault = try await CredentialVault.open(store, with: secret, logger: logger)
+            // The caller owns the service from here, and shuts it down (run() does).
             return VaultService(vault: vault, store: store, configuration: configuration, logger: logger)
         } catch {
             await (store as? PostgresCredentialStore)?.close()
@@ -150,8 +153,7 @@ public final class VaultService: Service, Sendable {
         return try await open(location: location, unlock: secret, configuration: configuration, logger: logger)
     }
 
-    /// Runs the refresher (or waits) until graceful shutdown or cancellation, then shuts down the HTTP client and
-    /// closes a PostgreSQL store.
+    /// Runs the refresher (or waits) until graceful shutdown or cancellation, then ``shutdown()``.
     public func run() async throws {
         if let refresher {
             try await refresher.run()
@@ -159,6 +161,20 @@ public final class VaultService: Service, Sendable {
             try? await gracefulShutdown()
         }
         logger.info("vault service stopping")
+        await shutdown()
+    }
+
+    /// Ends the event streams (``TokenProvider/events(bufferingNewest:)``), shuts down the HTTP client and closes a
+    /// PostgreSQL store's connections. ``run()`` calls it as it returns; call it yourself for a service that was
+    /// opened but never run (AsyncHTTPClient requires its client to be shut down). Later calls do nothing; token
+    /// requests after it fail.
+    public func shutdown() async {
+        let first = stopped.withLock { stopped in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        provider.finishEvents()
         try? await httpClient.shutdown()
         await (store as? PostgresCredentialStore)?.close()
     }

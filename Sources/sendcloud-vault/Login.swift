@@ -71,11 +71,9 @@ struct Login: AsyncParsableCommand {
         if global.json {
             Output.printJSON(Output.accountJSON(account))
         } else {
-            let refresh =
-                account.storedFields.contains(.refreshToken)
-                ? "refresh token stored" : "no refresh token issued (ask for offline_access)"
+            // A login whose answer carries no refresh token is refused before anything is stored.
             print(
-                "Logged in '\(account.name)': access token valid until \(account.accessTokenExpiresAt.map { $0.formatted(.iso8601) } ?? "unknown"); \(refresh)."
+                "Logged in '\(account.name)': access token valid until \(account.accessTokenExpiresAt.map { $0.formatted(.iso8601) } ?? "unknown"); refresh token stored."
             )
         }
     }

@@ -87,3 +87,55 @@ extension AccountEvent.Kind {
         if case .refreshFailed(let failure, _) = self { failure } else { nil }
     }
 }
+
+@Suite("Account events of the authorization code grant")
+struct AuthorizationEventTests {
+    static func authorize(
+        _ h: Harness,
+        _ provider: TokenProvider,
+        scope: String = "api offline_access"
+    ) async throws
+        -> Account
+    {
+        let session = AuthorizationSession(redirectURI: "http://127.0.0.1:9/callback")
+        let url = try session.authorizeURL(base: h.server.authorizeURL, clientID: Harness.clientID, scope: scope)
+        let code = try session.code(from: try await AuthorizeAnswer.redirect(url, http: h.http).query)
+        return try await provider.authorize(
+            Account(name: "acme", mode: .refreshToken, clientID: Harness.clientID, tokenURL: h.server.tokenURL),
+            clientSecret: SecureBytes(utf8: Harness.clientSecret),
+            code: code,
+            redirectURI: session.redirectURI,
+            codeVerifier: session.codeVerifier
+        )
+    }
+
+    @Test("a new account is .authorized, a second login .reauthorized; the new token is held in memory")
+    func authorizedThenReauthorized() async throws {
+        try await withHarness { h in
+            var configuration = TokenProvider.Configuration()
+            configuration.accessTokenCacheLimit = 10
+            let (provider, store) = try await h.countingProvider(configuration)
+            let events = provider.events()
+            let collected = Task { await AccountEventTests.next(2, of: events) }
+            _ = try await Self.authorize(h, provider)
+            _ = try await Self.authorize(h, provider)
+            #expect(await collected.value.map(\.kind) == [.authorized, .reauthorized])
+            let reads = store.accountReads
+            let token = try await provider.accessToken(for: "acme")
+            #expect(store.accountReads == reads, "the token of the second login was not held in memory")
+            #expect(h.server.isAccessTokenValid(token.value.string))
+            #expect(try await h.vault.openAccount(named: "acme").secrets.accessToken == token.value)
+        }
+    }
+
+    @Test("an answer without a refresh token (no offline_access) is refused, and nothing is stored")
+    func noRefreshTokenRefused() async throws {
+        try await withHarness { h in
+            let error = await expectOAuthError(.authorizationFailed) {
+                try await Self.authorize(h, h.provider, scope: "api")
+            }
+            #expect(error?.message.contains("offline_access") == true)
+            await expectVaultError(.notFound) { try await h.vault.account(named: "acme") }
+        }
+    }
+}

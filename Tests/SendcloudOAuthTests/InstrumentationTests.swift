@@ -15,6 +15,16 @@ import Tracing
 /// under the documented names.
 @Suite("Metrics and tracing")
 struct InstrumentationTests {
+    @Test("the metric names are the documented ones")
+    func documentedNames() {
+        #expect(TokenMetrics.tokenRequests == "sendcloud_vault_token_requests_total")
+        #expect(TokenMetrics.refreshDuration == "sendcloud_vault_refresh_duration_seconds")
+        #expect(TokenMetrics.lockWait == "sendcloud_vault_lock_wait_duration_seconds")
+        #expect(TokenMetrics.accessTokenLookups == "sendcloud_vault_access_token_lookups_total")
+        #expect(TokenMetrics.accounts == "sendcloud_vault_accounts")
+        #expect(TokenMetrics.refresherLag == "sendcloud_vault_refresher_lag_seconds")
+    }
+
     @Test("a refresh, a memory hit and a failure are counted under the documented names")
     func metricsRecorded() async throws {
         try await withHarness { h in

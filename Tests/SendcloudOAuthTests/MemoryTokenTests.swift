@@ -97,6 +97,30 @@ struct MemoryTokenTests {
         #expect(copy?.value == SecureBytes(utf8: "token-b"))
     }
 
+    @Test("the cache never puts back a token that expires sooner than the one it holds")
+    func neverOlder() {
+        let cache = AccessTokenCache(limit: 4)
+        let now = Date()
+        let later = AccessToken(
+            account: "a",
+            value: SecureBytes(utf8: "new"),
+            expiresAt: now.addingTimeInterval(3600),
+            obtainedFromServer: true
+        )
+        let sooner = AccessToken(
+            account: "a",
+            value: SecureBytes(utf8: "old"),
+            expiresAt: now.addingTimeInterval(1800),
+            obtainedFromServer: false
+        )
+        cache.store(later)
+        cache.store(sooner)  // a reader that read the record before the other's commit
+        #expect(cache.token(for: "a", validFor: .zero, now: now)?.value == SecureBytes(utf8: "new"))
+        cache.remove("a", ifHolding: SecureBytes(utf8: "new"))
+        cache.store(sooner)
+        #expect(cache.token(for: "a", validFor: .zero, now: now)?.value == SecureBytes(utf8: "old"))
+    }
+
     @Test("100 concurrent 401s for one tenant → one refresh, and everyone gets the new token")
     func burstOf401s() async throws {
         try await withHarness { h in
@@ -158,7 +182,7 @@ struct MemoryTokenTests {
         }
     }
 
-    @Test("a 401 for a reauth-required account fails at once, without a request")
+    @Test("a 401 that meets invalid_grant marks the account; later 401s and calls fail without a request")
     func reauthRequiredRefused() async throws {
         try await withHarness { h in
             // A stored access token that is still valid, and a refresh token the server never issued (invalid_grant).

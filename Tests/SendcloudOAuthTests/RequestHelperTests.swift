@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SendcloudTesting
+import TestSupport
 import Testing
 
 @testable import SendcloudOAuth
@@ -58,11 +59,16 @@ struct RequestHelperTests {
     func unauthorizedRetriedOnce() async throws {
         try await withHarness { h in
             try await h.addRefreshAccount("acme")
+            let old = try await h.provider.accessToken(for: "acme")
+            // Obtained two minutes ago (a refused fresh token is not refreshed: see the next test), then revoked.
+            let (account, secrets) = try await h.vault.openAccount(named: "acme")
+            var older = account
+            older.refreshedAt = Date().addingTimeInterval(-120)
+            _ = try await h.vault.updateAccount(older, secrets: secrets, expectedGeneration: account.generation)
+            #expect(h.server.revokeAccessToken(old.value.string))
             var configuration = TokenProvider.Configuration()
             configuration.accessTokenCacheLimit = 10
             let (provider, _) = try await h.countingProvider(configuration)
-            let old = try await provider.accessToken(for: "acme")
-            #expect(h.server.revokeAccessToken(old.value.string))
             h.server.resetStats()
             let responses = try await withThrowingTaskGroup(of: HTTPResponseStatus.self) { group in
                 for _ in 0..<20 {
@@ -93,6 +99,37 @@ struct RequestHelperTests {
             #expect(response.headers.first(name: "WWW-Authenticate") != nil)
             #expect(h.server.stats.apiRequests == 2)
             #expect(h.server.stats.clientCredentialsGrants == 2)
+        }
+    }
+
+    @Test("an API that refuses tokens obtained seconds ago gets its 401 back, without another refresh per request")
+    func freshTokenRefusedNotRefreshed() async throws {
+        try await withHarness { h in
+            try await h.addClientCredentialsAccount("acme")
+            // Another server's API knows none of this server's tokens: it refuses every one, however fresh.
+            try await withFakeSendcloud { elsewhere in
+                for _ in 0..<5 {
+                    let response = try await h.provider.execute(
+                        HTTPClientRequest(url: elsewhere.userAuthMetadataURL),
+                        for: "acme",
+                        on: h.http
+                    )
+                    #expect(response.status == .unauthorized)
+                }
+                #expect(elsewhere.stats.apiRequests == 5)
+            }
+            #expect(h.server.stats.clientCredentialsGrants == 1)
+        }
+    }
+
+    @Test("a tenant's credentials are not sent over plain http to another host")
+    func insecureURLRefused() async throws {
+        try await withHarness { h in
+            try await h.addClientCredentialsAccount("acme")
+            await expectOAuthError(.insecureTokenURL) {
+                try await h.provider.execute(HTTPClientRequest(url: "http://example.com/api"), for: "acme", on: h.http)
+            }
+            #expect(h.server.stats.tokenRequests == 0)
         }
     }
 }

@@ -64,7 +64,7 @@ struct ConfigurationUnlockTests {
         configuration.refresher = nil
         let service = try await VaultService.open(config: config, configuration: configuration, logger: Self.logger)
         #expect(try await service.vault.accounts().isEmpty)
-        try await service.httpClient.shutdown()
+        await service.shutdown()
         #expect(reporter.text.contains("sendcloud_vault.key"), "the access was not reported:\n\(reporter.text)")
         #expect(!reporter.text.contains(keyText), "the key appears in the access log")
     }

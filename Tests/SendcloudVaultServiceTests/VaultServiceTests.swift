@@ -90,7 +90,7 @@ struct VaultServiceTests {
         }
     }
 
-    @Test("a service without a refresher waits for shutdown and still serves tokens on demand")
+    @Test("a service without a refresher serves tokens on demand from memory; its event streams end when it stops")
     func noRefresher() async throws {
         let dir = try TempDir(prefix: "scv-service")
         try await withFakeSendcloud(clients: [Self.clientID: Self.clientSecret]) { server in
@@ -104,6 +104,12 @@ struct VaultServiceTests {
                 logger: Self.logger
             )
             #expect(service.refresher == nil)
+            let events = service.provider.events()
+            let listener = Task { () -> Int in
+                var count = 0
+                for await _ in events { count += 1 }
+                return count  // reached only when the stream ends
+            }
             let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: Self.logger)
             let running = Task { try await group.run() }
             let token = try await service.provider.accessToken(for: "acme")
@@ -113,6 +119,7 @@ struct VaultServiceTests {
             #expect(server.stats.refreshGrants == 1, "the service's provider does not hold tokens in memory")
             await group.triggerGracefulShutdown()
             try await running.value
+            #expect(await listener.value == 1, "the event stream did not end with the service, or missed the refresh")
         }
     }
 
