@@ -225,6 +225,7 @@ let package = Package(
             name: "Snippets",
             dependencies: [
                 "CredentialVault",
+                "CredentialVaultPostgres",
                 "CredentialVaultSQLite",
                 "SendcloudOAuth",
                 "SendcloudVaultService",

@@ -4,6 +4,9 @@ import ServiceLifecycle
 
 /// Logs every `AccountEvent` of the provider — where a real backend would send a webhook or page someone when a
 /// tenant needs re-authorization. Events carry no secret.
+///
+/// Listed before the vault service in the group, it stops after it: the stream ends when the vault service has
+/// stopped (the events of refreshes that finished during shutdown included), then it waits for its own turn.
 struct AccountEventLog: Service {
     private let events: AsyncStream<AccountEvent>
     private let logger: Logger
@@ -15,7 +18,7 @@ struct AccountEventLog: Service {
     }
 
     func run() async {
-        for await event in events.cancelOnGracefulShutdown() {
+        for await event in events {
             switch event.kind {
             case .refreshed, .authorized, .reauthorized:
                 logger.info("account event", metadata: ["account": "\(event.account)", "event": "\(event)"])
@@ -28,5 +31,7 @@ struct AccountEventLog: Service {
                 )
             }
         }
+        // The stream ended because the vault service stopped; the group stops this service next.
+        try? await gracefulShutdown()
     }
 }

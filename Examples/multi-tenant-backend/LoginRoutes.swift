@@ -100,6 +100,9 @@ struct LoginRoutes: Sendable {
         } catch let error as VaultError where error.code == .alreadyExists {
             throw BackendError(.conflict, error.message)
         } catch {
+            // VaultError's description holds no secret; other errors are named by type only.
+            let detail = (error as? VaultError)?.description ?? "\(type(of: error))"
+            logger.warning("web login failed", metadata: ["error": "\(detail)"])
             throw BackendError(.internalServerError, "the login could not be stored")
         }
         logger.info("tenant connected", metadata: ["account": "\(account.name)"])

@@ -53,7 +53,7 @@ struct AccountEventLog: Service {
     let logger: Logger
 
     func run() async {
-        for await event in events.cancelOnGracefulShutdown() {
+        for await event in events {
             let metadata: Logger.Metadata = ["account": "\(event.account)", "event": "\(event)"]
             switch event.kind {
             case .refreshed, .authorized, .reauthorized:
@@ -64,6 +64,8 @@ struct AccountEventLog: Service {
                 logger.error("account event: the tenant must authorize again", metadata: metadata)
             }
         }
+        // The stream ends when the vault service has stopped; the group stops this service next.
+        try? await gracefulShutdown()
     }
 }
 
@@ -71,8 +73,8 @@ logger.info(
     "refresher-worker running",
     metadata: ["interval": "\(refresher.interval)", "ahead": "\(refresher.ahead)"]
 )
-// The event log is listed first so that it stops last: it still sees the events of refreshes that finish while the
-// vault service shuts down.
+// The event log is listed first so that it stops last: its stream ends once the vault service has stopped, after the
+// events of the refreshes that finished during shutdown.
 let group = ServiceGroup(
     services: [AccountEventLog(events: vault.provider.events(), logger: logger), vault],
     gracefulShutdownSignals: [.sigterm, .sigint],

@@ -10,7 +10,7 @@ public import Metrics
 /// | `sendcloud_vault_token_requests_total` | counter | `grant`, `outcome` | token endpoint requests (`outcome`: `success` or the ``OAuthError/Code``, e.g. `reauth-required`, `unreachable`) |
 /// | `sendcloud_vault_refresh_duration_seconds` | timer | `grant` | a successful grant plus its commit |
 /// | `sendcloud_vault_lock_wait_duration_seconds` | timer | — | waiting for an account's lock |
-/// | `sendcloud_vault_access_token_lookups_total` | counter | `source` | `accessToken(for:)` answers: `memory`, `store` or `server` |
+/// | `sendcloud_vault_access_token_lookups_total` | counter | `source` | tokens the provider handed out (calls, 401 retries, refresher passes): from `memory`, the `store` or the `server` |
 /// | `sendcloud_vault_accounts` | gauge | `status` | accounts by `ok`, `reauth-required`, `backing-off`, `unknown` (each refresher pass) |
 /// | `sendcloud_vault_refresher_lag_seconds` | gauge | — | how long the most overdue account has been due at the start of a pass |
 ///

@@ -107,6 +107,7 @@ final class ExampleProcess: Sendable {
     }
 
     /// Waits (at most `timeout`) until `stream` holds a line for which `match` returns a value, and returns it.
+    @discardableResult
     func waitForLine<T>(
         onStderr: Bool = false,
         timeout: Duration = .seconds(60),

@@ -163,7 +163,12 @@ struct MultiTenantBackendTests {
     func reauthorizationRequiredIs409() async throws {
         try await withBackend { backend in
             try await backend.vault.vault.addAccount(
-                Account(name: "gone", mode: .refreshToken, clientID: Self.clientID, tokenURL: backend.sendcloud.tokenURL),
+                Account(
+                    name: "gone",
+                    mode: .refreshToken,
+                    clientID: Self.clientID,
+                    tokenURL: backend.sendcloud.tokenURL
+                ),
                 secrets: AccountSecrets(
                     clientSecret: SecureBytes(utf8: Self.clientSecret),
                     refreshToken: SecureBytes(utf8: "a-refresh-token-the-server-never-issued")
@@ -185,7 +190,9 @@ struct MultiTenantBackendTests {
             #expect(metrics.status == 200)
             #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
             #expect(metrics.body.contains("# TYPE sendcloud_vault_token_requests_total counter"))
-            #expect(metrics.body.contains(#"sendcloud_vault_token_requests_total{grant="refresh_token",outcome="success"}"#))
+            #expect(
+                metrics.body.contains(#"sendcloud_vault_token_requests_total{grant="refresh_token",outcome="success"}"#)
+            )
             #expect(metrics.body.contains("sendcloud_vault_refresh_duration_seconds_bucket"))
             #expect(metrics.body.contains("sendcloud_vault_access_token_lookups_total"))
         }

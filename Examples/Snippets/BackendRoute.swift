@@ -1,0 +1,29 @@
+// snippet: embedding-route
+import AsyncHTTPClient
+import CredentialVault
+import Hummingbird
+import NIOHTTP1
+import SendcloudOAuth
+import SendcloudVaultService
+
+/// `GET /tenants/{name}/user`: Sendcloud's "who am I" for that tenant, its JSON as it came.
+func user(of tenant: AccountName, vault: VaultService) async throws -> Response {
+    let request = HTTPClientRequest(url: "https://panel.sendcloud.sc/api/v3/user/auth/metadata")
+    do {
+        // A valid token from memory; on a 401, one refresh (one for a burst of 401s) and one retry.
+        let response = try await vault.provider.execute(request, for: tenant, on: vault.httpClient)
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return Response(
+            status: .init(code: Int(response.status.code)),
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: body)
+        )
+    } catch let error as VaultError where error.code == .notFound {
+        throw HTTPError(.notFound, message: "no tenant named '\(tenant)'")
+    } catch let error as OAuthError where error.code == .reauthorizationRequired {
+        throw HTTPError(.conflict, message: "tenant '\(tenant)' must authorize again: /connect/\(tenant)")
+    } catch let error as OAuthError where error.code == .unreachable {
+        throw HTTPError(.badGateway, message: "Sendcloud's token endpoint is unreachable")
+    }
+}
+// end snippet
