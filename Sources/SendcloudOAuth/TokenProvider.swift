@@ -265,7 +265,13 @@ public final class TokenProvider: Sendable {
 
     /// A stream of the ``AccountEvent``s from now on, in the order they happened; each subscriber gets every event.
     /// A subscriber that falls more than `bufferingNewest` events behind loses the oldest. The stream ends when the
-    /// provider is released, or when the subscriber stops iterating.
+    /// provider is released, at ``finishEvents()`` (``VaultService`` calls it as it stops), or when the subscriber
+    /// stops iterating.
+    ///
+    /// In a `ServiceGroup`, list a service that consumes the events *before* the `VaultService` (services stop in
+    /// reverse order, so it stops after it and sees every event), and let it wait for its own turn after the loop
+    /// (`try? await gracefulShutdown()`): a service that returns before graceful shutdown reached it ends the group
+    /// with `serviceFinishedUnexpectedly`.
     public func events(bufferingNewest limit: Int = 1024) -> AsyncStream<AccountEvent> {
         broadcast.subscribe(bufferingNewest: limit)
     }

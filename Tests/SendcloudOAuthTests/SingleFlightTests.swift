@@ -73,9 +73,13 @@ struct SingleFlightTests {
             var patient = h.clientConfiguration
             patient.requestTimeout = .seconds(300)
             patient.overallTimeout = .seconds(300)
+            // Its HTTP client too: the harness's has a 5 s read timeout, which a loaded machine reaches while the
+            // first request is held (the client then retries it, and the count below is off by one).
+            let patientHTTP = TokenEndpointClient.makeHTTPClient(configuration: patient)
+            defer { Task { try? await patientHTTP.shutdown() } }
             let provider = TokenProvider(
                 vault: h.vault,
-                client: TokenEndpointClient(httpClient: h.http, configuration: patient, logger: h.logger),
+                client: TokenEndpointClient(httpClient: patientHTTP, configuration: patient, logger: h.logger),
                 logger: h.logger
             )
             // Held at the server until released below (not for a fixed time the second request must beat).
