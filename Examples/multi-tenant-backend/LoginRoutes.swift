@@ -8,6 +8,11 @@ import SendcloudVaultService
 /// The web login (authorization code + PKCE through `WebLogin`): `GET /connect/{name}` sends the browser to
 /// Sendcloud's authorize page; `GET /oauth/callback` exchanges the code and stores the tenant. Nothing is kept in
 /// memory in between: the state is sealed by the vault, so the callback may land on any instance that shares it.
+///
+/// The login is bound to the browser that started it: `/connect` sets a cookie holding a new random binding
+/// (`WebLogin.makeBinding()`), and the callback completes only with that cookie — so nobody can have someone else's
+/// browser complete a login into a tenant (login CSRF). One login at a time per browser: a second `/connect` replaces
+/// the binding of the first.
 struct LoginRoutes: Sendable {
     let vault: VaultService
     let settings: BackendSettings
@@ -15,9 +20,20 @@ struct LoginRoutes: Sendable {
     let clientSecret: SecureBytes?
     let address: ListeningAddress
 
-    /// The cookie that binds a login to the browser that started it (its value is the login's sealed state).
+    /// The cookie that binds a login to the browser that started it (its value is a random binding); over https it
+    /// is `__Host-` prefixed (see ``bindingCookie(secure:)``).
     static let cookieName = "sendcloud_login"
     static let callbackPath = "/oauth/callback"
+
+    /// The binding cookie's name and path. Over https, `__Host-sendcloud_login` for `/`: the browser then accepts it
+    /// only `Secure`, from this very host, so a sibling subdomain cannot plant one. Over http to loopback (local
+    /// development, where `Secure` cookies are not kept) `sendcloud_login`, sent to the callback only.
+    static func bindingCookie(secure: Bool) -> (name: String, path: String) {
+        secure ? ("__Host-" + cookieName, "/") : (cookieName, callbackPath)
+    }
+
+    /// Whether browsers reach the backend over https.
+    private var isSecure: Bool { (settings.publicURL ?? address.value)?.hasPrefix("https:") == true }
 
     private var login: WebLogin {
         var configuration = WebLogin.Configuration()
@@ -62,22 +78,26 @@ struct LoginRoutes: Sendable {
         } catch {
             throw BackendError(error, tenant: tenant, logger: logger)
         }
+        let binding = WebLogin.makeBinding()
         let start: WebLoginStart
         do {
-            start = try await login.start(request)
+            start = try await login.start(request, binding: SecureBytes(utf8: binding))
         } catch let error as OAuthError {
             throw BackendError(.badRequest, "cannot start the login: \(error.message)")
         } catch {
             throw BackendError(error, tenant: tenant, logger: logger)
         }
+        let secure = base.hasPrefix("https:")
+        let cookie = Self.bindingCookie(secure: secure)
         var response = Response(status: .found, headers: [.location: start.authorizeURL])
+        // HttpOnly: no script reads it; SameSite=Lax: sent on the authorization server's top-level redirect back.
         response.setCookie(
             Cookie(
-                name: Self.cookieName,
-                value: start.state,
+                name: cookie.name,
+                value: binding,
                 maxAge: Int(start.expiresAt.timeIntervalSinceNow.rounded(.up)),
-                path: Self.callbackPath,
-                secure: base.hasPrefix("https:"),
+                path: cookie.path,
+                secure: secure,
                 httpOnly: true,
                 sameSite: .lax
             )
@@ -85,16 +105,17 @@ struct LoginRoutes: Sendable {
         return response
     }
 
-    /// Completes the login: the state must be the one this browser's cookie holds; `WebLogin` opens it, claims it
-    /// once across every instance, exchanges the code and stores the tenant.
+    /// Completes the login with the binding this browser's cookie holds: `WebLogin` opens the state, refuses it if
+    /// it was started with another binding (without using it up), claims it once across every instance, exchanges
+    /// the code and stores the tenant.
     func callback(_ request: Request, logger: Logger) async throws -> Response {
-        let state = request.uri.queryParameters.get("state")
-        guard let state, let cookie = request.cookies[Self.cookieName]?.value, cookie == state else {
+        let cookie = Self.bindingCookie(secure: isSecure)
+        guard let binding = request.cookies[cookie.name]?.value, !binding.isEmpty else {
             throw BackendError(.badRequest, "this login was not started in this browser; start it again at /connect")
         }
         let account: Account
         do {
-            account = try await login.complete(query: request.uri.query ?? "")
+            account = try await login.complete(query: request.uri.query ?? "", binding: SecureBytes(utf8: binding))
         } catch let error as OAuthError {
             throw BackendError(.badRequest, error.message)
         } catch let error as VaultError where error.code == .alreadyExists {
@@ -120,7 +141,9 @@ struct LoginRoutes: Sendable {
                 )
             )
         )
-        response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: Self.callbackPath))
+        response.setCookie(
+            Cookie(name: cookie.name, value: "", maxAge: 0, path: cookie.path, secure: isSecure, httpOnly: true)
+        )
         return response
     }
 }

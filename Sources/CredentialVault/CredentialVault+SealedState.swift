@@ -4,6 +4,7 @@ public import Foundation
 // authorization server) and takes back later, possibly on another instance of the same vault.
 extension CredentialVault {
     /// The longest text ``openState(_:purpose:now:)`` reads; longer input is refused before any work.
+    /// ``sealState(_:purpose:expiresAt:)`` never makes a longer one.
     public static let maximumSealedStateLength = 16 * 1024
 
     /// Seals `plaintext` into a URL-safe string (base64url without padding) that only this vault — any instance
@@ -20,13 +21,21 @@ extension CredentialVault {
     /// (``reloadKeyIfRotated()``), so that every instance, which loads it too before opening, can open the state.
     ///
     /// - Parameters:
-    ///   - plaintext: What to seal (at most a few KiB, so that the state fits in a URL).
+    ///   - plaintext: What to seal: at most 12,235 bytes, which make a state of ``maximumSealedStateLength``
+    ///     characters — keep it to a few KiB, so that the state fits in a URL.
     ///   - purpose: A label naming what the state is for, such as `"sendcloud-oauth.web-login"`: 1–255 bytes of
     ///     UTF-8. A state opens only for the purpose it was sealed for.
     ///   - expiresAt: When the state stops opening.
-    /// - Throws: ``VaultError/Code/invalidInput`` for a bad purpose; the errors of ``reloadKeyIfRotated()``.
+    /// - Throws: ``VaultError/Code/invalidInput`` for a bad purpose or a plaintext whose state would be longer than
+    ///   ``maximumSealedStateLength`` (it could not be opened); the errors of ``reloadKeyIfRotated()``.
     public func sealState(_ plaintext: SecureBytes, purpose: String, expiresAt: Date) async throws -> String {
         try SealedState.validate(purpose: purpose)
+        guard SealedState.encodedLength(plaintextBytes: plaintext.count) <= Self.maximumSealedStateLength else {
+            throw VaultError.invalid(
+                "a sealed state of \(plaintext.count) bytes would be longer than \(Self.maximumSealedStateLength) "
+                    + "characters, which no vault opens"
+            )
+        }
         _ = try await reloadKeyIfRotated()
         let key = dataKey
         let header = SealedState.header(keyID: key.id, expiresAt: SealedState.seconds(expiresAt))
@@ -79,6 +88,13 @@ extension CredentialVault {
 private enum SealedState {
     static let formatVersion: UInt8 = 1
     static let headerBytes = 13
+
+    /// The length of the text that seals `plaintextBytes` bytes: base64url without padding of the header, the
+    /// nonce, the ciphertext and the tag.
+    static func encodedLength(plaintextBytes: Int) -> Int {
+        let bytes = headerBytes + Sodium.aeadNonceBytes + plaintextBytes + Sodium.aeadTagBytes
+        return (bytes * 4 + 2) / 3
+    }
 
     static var invalid: VaultError {
         VaultError.invalid(

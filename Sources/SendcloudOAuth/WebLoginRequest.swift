@@ -1,7 +1,10 @@
 public import CredentialVault
 
-/// What a backend asks ``WebLogin/start(_:now:)`` for: which account (tenant) to authorize, with which OAuth client,
-/// and where the browser comes back.
+/// What a backend asks ``WebLogin/start(_:binding:now:)`` for: which account (tenant) to authorize, with which OAuth
+/// client, and where the browser comes back.
+///
+/// The client id, token URL, scopes, redirect URI and client secret together may have at most
+/// ``WebLogin/maximumRequestBytes`` (2048) bytes, so that the state and the authorize URL stay short.
 public struct WebLoginRequest: Sendable {
     /// The account to store the tokens under: a new one, or an existing one to re-authorize.
     public var account: AccountName
@@ -19,10 +22,12 @@ public struct WebLoginRequest: Sendable {
     /// development. The authorization server sends the browser there with `code` and `state`.
     public var redirectURI: String
     /// Whether an existing account of that name may be re-authorized (its secret, scopes and tokens replaced;
-    /// status back to `ok`). Without it an existing account is refused (``VaultError/Code/alreadyExists``).
+    /// status back to `ok`). Without it (the default) an existing account is refused
+    /// (``VaultError/Code/alreadyExists``) at start and at completion; ``reauthorization(of:redirectURI:)`` sets it.
     public var mayReplace: Bool
 
-    /// A request; the scopes default to `api offline_access`, the token URL to Sendcloud's.
+    /// A request; the scopes default to `api offline_access`, the token URL to Sendcloud's, and an existing account
+    /// is not replaced.
     public init(
         account: AccountName,
         clientID: String,
@@ -30,7 +35,7 @@ public struct WebLoginRequest: Sendable {
         redirectURI: String,
         scopes: String = "api offline_access",
         tokenURL: String = TokenURLPolicy.sendcloudTokenURL,
-        mayReplace: Bool = true
+        mayReplace: Bool = false
     ) {
         self.account = account
         self.clientID = clientID

@@ -1,17 +1,22 @@
 import CredentialVault
 import Foundation
 
-/// What a web login's sealed state carries from ``WebLogin/start(_:now:)`` to ``WebLogin/complete(callback:now:)``.
+/// What a web login's sealed state carries from ``WebLogin/start(_:binding:now:)`` to
+/// ``WebLogin/complete(callback:binding:now:)``.
 ///
-/// Encoded as `version (1) ‖ flags (1: bit 0 client secret present, bit 1 may replace) ‖ nonce (16) ‖ expiry (i64
-/// BE, Unix seconds) ‖ account ‖ client id ‖ token URL ‖ scopes ‖ redirect URI ‖ code verifier ‖ [client secret]`,
-/// each variable field as `length (u16 BE) ‖ bytes`. The secrets are copied only between wipeable buffers.
+/// Encoded as `version (1) ‖ flags (1: bit 0 client secret present, bit 1 may replace) ‖ nonce (16) ‖ binding hash
+/// (32) ‖ expiry (i64 BE, Unix seconds) ‖ account ‖ client id ‖ token URL ‖ scopes ‖ redirect URI ‖ code verifier ‖
+/// [client secret]`, each variable field as `length (u16 BE) ‖ bytes`. The secrets are copied only between wipeable
+/// buffers.
 struct WebLoginState: Sendable {
     static let formatVersion: UInt8 = 1
     static let nonceBytes = 16
+    static let bindingHashBytes = 32
 
     /// Random; its hash is claimed once across instances (``CredentialVault/claimSingleUse(_:until:)``).
     var nonce: [UInt8]
+    /// `WebLogin.bindingHash(_:)` of the browser binding given to ``WebLogin/start(_:binding:now:)``.
+    var bindingHash: [UInt8]
     /// Unix seconds; the sealed state's expiry too.
     var expiresAt: Int64
     var account: AccountName
@@ -29,6 +34,7 @@ struct WebLoginState: Sendable {
     func encoded() -> SecureBytes {
         var head: [UInt8] = [Self.formatVersion, (clientSecret == nil ? 0 : 1) | (mayReplace ? 2 : 0)]
         head += nonce
+        head += bindingHash
         withUnsafeBytes(of: expiresAt.bigEndian) { head += $0 }
         for text in [account.rawValue, clientID, tokenURL, scopes, redirectURI] {
             Self.appendLength(text.utf8.count, to: &head)
@@ -73,6 +79,7 @@ struct WebLoginState: Sendable {
             let head = bytes(try take(2))
             guard head[0] == Self.formatVersion, head[1] & ~3 == 0 else { return nil }
             nonce = bytes(try take(Self.nonceBytes))
+            bindingHash = bytes(try take(Self.bindingHashBytes))
             expiresAt = bytes(try take(8)).reduce(Int64(0)) { $0 << 8 | Int64($1) }
             guard let name = try? AccountName(try text()) else { return nil }
             account = name
@@ -91,11 +98,13 @@ struct WebLoginState: Sendable {
 
     init(
         nonce: [UInt8],
+        bindingHash: [UInt8],
         expiresAt: Int64,
         request: WebLoginRequest,
         codeVerifier: SecureBytes
     ) {
         self.nonce = nonce
+        self.bindingHash = bindingHash
         self.expiresAt = expiresAt
         account = request.account
         clientID = request.clientID

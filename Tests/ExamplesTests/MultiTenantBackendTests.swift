@@ -205,16 +205,32 @@ struct MultiTenantBackendTests {
             #expect(connect.status == 302, "\(connect.body)")
             let authorize = try #require(connect.headers["location"])
             #expect(authorize.hasPrefix(backend.sendcloud.authorizeURL + "?"))
-            let cookie = try #require(connect.headers["set-cookie"]?.split(separator: ";").first.map(String.init))
+            let setCookie = try #require(connect.headers["set-cookie"])
+            let cookie = try #require(setCookie.split(separator: ";").first.map(String.init))
             #expect(cookie.hasPrefix("sendcloud_login="))
+            let attributes = setCookie.lowercased()
+            #expect(attributes.contains("httponly") && attributes.contains("samesite=lax"))
+            #expect(attributes.contains("path=/oauth/callback"))
+            // The cookie holds a random binding (43 characters of base64url), not the state the URL carries.
+            let binding = String(cookie.dropFirst("sendcloud_login=".count))
+            #expect(binding.utf8.count == 43)
+            #expect(!authorize.contains(binding))
 
             // The fake approves at once and sends the browser back to the backend's callback.
             let callback = try await AuthorizeAnswer.redirectLocation(authorize, http: backend.http)
             #expect(callback.hasPrefix(backend.url + "/oauth/callback?"))
 
-            // Without the browser's cookie the callback is refused, and the state stays unused.
-            let foreign = try await backend.get(callback)
-            #expect(foreign.status == 400)
+            // Without the browser's cookie, or with another browser's, the callback is refused, and the state stays
+            // unused.
+            let cookieless = try await backend.get(callback)
+            #expect(cookieless.status == 400)
+            let foreign = try await backend.get(
+                callback,
+                headers: ["Cookie": "sendcloud_login=" + String(repeating: "A", count: 43)]
+            )
+            #expect(foreign.status == 400, "\(foreign.body)")
+            #expect(foreign.body.contains("another browser session"))
+            #expect(backend.sendcloud.stats.authorizationCodeGrants == 0)
             await #expect(throws: VaultError.self) { try await backend.vault.vault.account(named: "carol") }
 
             let done = try await backend.get(callback, headers: ["Cookie": cookie])

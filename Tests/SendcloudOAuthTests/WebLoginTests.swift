@@ -27,6 +27,8 @@ final class WebLoginCluster: Sendable {
     /// The browser: follows no redirects, so that the test reads the callback's query.
     let browser: HTTPClient
     let key: KeyFileKey
+    /// The browser's binding (a cookie's value, as a backend would set it at /connect), for every login it starts.
+    let binding = SecureBytes(utf8: WebLogin.makeBinding())
     private let closeStores: @Sendable () async -> Void
     private let keep: TempDir?
 
@@ -127,7 +129,7 @@ final class WebLoginCluster: Sendable {
     }
 
     /// A request for a new account `name` with the registered client and its secret.
-    func request(_ name: AccountName, mayReplace: Bool = true) -> WebLoginRequest {
+    func request(_ name: AccountName, mayReplace: Bool = false) -> WebLoginRequest {
         WebLoginRequest(
             account: name,
             clientID: Harness.clientID,
@@ -187,7 +189,7 @@ struct WebLoginTests {
     @Test("started on one instance, completed on another: the account is stored, its tokens work and rotate")
     func startOnOneCompleteOnAnother() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             #expect(start.authorizeURL.hasPrefix(cluster.server.authorizeURL + "?"))
             #expect(start.expiresAt > Date())
             // The client secret travels sealed: neither its text nor its bytes are in the state.
@@ -196,7 +198,7 @@ struct WebLoginTests {
             #expect(!stateBytes.indices.contains { stateBytes[$0...].starts(with: secret) })
 
             let callback = try await cluster.approve(start)
-            let account = try await cluster.second.login.complete(callback: callback)
+            let account = try await cluster.second.login.complete(callback: callback, binding: cluster.binding)
             #expect(account.name == "acme")
             #expect(account.mode == .refreshToken)
             #expect(account.status == .ok)
@@ -231,13 +233,13 @@ struct WebLoginTests {
     @Test("a state presented again is refused before the token endpoint: one authorization_code grant")
     func reuseIsRefused() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(start)
-            _ = try await cluster.second.login.complete(callback: callback)
+            _ = try await cluster.second.login.complete(callback: callback, binding: cluster.binding)
             let stored = try await cluster.first.vault.account(named: "acme")
             for instance in [cluster.first, cluster.second] {
                 let error = await expectOAuthError(.authorizationFailed) {
-                    try await instance.login.complete(callback: callback)
+                    try await instance.login.complete(callback: callback, binding: cluster.binding)
                 }
                 #expect(error?.message.contains("used already") == true)
             }
@@ -250,13 +252,17 @@ struct WebLoginTests {
     @Test("concurrent completes of one state, on two instances: exactly one succeeds")
     func concurrentCompletes() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(start)
             let outcomes = await withTaskGroup(of: Result<Account, any Error>.self) { group in
                 for index in 0..<12 {
                     let instance = cluster.instances[index % 2]
                     group.addTask {
-                        do { return .success(try await instance.login.complete(callback: callback)) } catch {
+                        do {
+                            return .success(
+                                try await instance.login.complete(callback: callback, binding: cluster.binding)
+                            )
+                        } catch {
                             return .failure(error)
                         }
                     }
@@ -278,10 +284,14 @@ struct WebLoginTests {
     @Test("an expired state is refused, and nothing reaches the token endpoint")
     func expiredIsRefused() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(start)
             let error = await expectOAuthError(.authorizationFailed) {
-                try await cluster.second.login.complete(callback: callback, now: start.expiresAt)
+                try await cluster.second.login.complete(
+                    callback: callback,
+                    binding: cluster.binding,
+                    now: start.expiresAt
+                )
             }
             #expect(error?.message.contains("expired") == true)
 
@@ -290,10 +300,10 @@ struct WebLoginTests {
             configuration.authorizeURL = cluster.server.authorizeURL
             configuration.stateLifetime = .zero
             let hasty = WebLogin(provider: cluster.first.provider, configuration: configuration)
-            let instant = try await hasty.start(cluster.request("other"))
+            let instant = try await hasty.start(cluster.request("other"), binding: cluster.binding)
             let instantCallback = try await cluster.approve(instant)
             await expectOAuthError(.authorizationFailed) {
-                try await cluster.second.login.complete(callback: instantCallback)
+                try await cluster.second.login.complete(callback: instantCallback, binding: cluster.binding)
             }
             #expect(cluster.server.stats.tokenRequests == 0)
             await expectVaultError(.notFound) { try await cluster.first.vault.account(named: "acme") }
@@ -303,7 +313,7 @@ struct WebLoginTests {
     @Test("a tampered or truncated state is refused, revealing nothing; the genuine one still works")
     func tamperedIsRefused() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(start)
             let bytes = try StateBytes.decode(start.state)
             var forgeries: [String] = []
@@ -322,18 +332,21 @@ struct WebLoginTests {
                 var parameters = callback
                 parameters["state"] = forged
                 let error = await expectOAuthError(.authorizationFailed) {
-                    try await cluster.second.login.complete(callback: parameters)
+                    try await cluster.second.login.complete(callback: parameters, binding: cluster.binding)
                 }
                 let text = (error.map { "\($0) \(String(reflecting: $0))" }) ?? ""
                 #expect(!text.contains(start.state.prefix(24)) && !text.contains(forged.prefix(24)))
                 #expect(!text.contains(Harness.clientSecret) && !text.contains("acme"))
             }
             await expectOAuthError(.authorizationFailed) {
-                try await cluster.second.login.complete(callback: callback.filter { $0.key != "state" })
+                try await cluster.second.login.complete(
+                    callback: callback.filter { $0.key != "state" },
+                    binding: cluster.binding
+                )
             }
             #expect(cluster.server.stats.tokenRequests == 0)
             // Refused forgeries claim nothing: the genuine state completes.
-            let account = try await cluster.second.login.complete(callback: callback)
+            let account = try await cluster.second.login.complete(callback: callback, binding: cluster.binding)
             #expect(account.name == "acme")
         }
     }
@@ -342,19 +355,19 @@ struct WebLoginTests {
     func anotherVaultRefuses() async throws {
         try await withCluster { cluster in
             try await withCluster(.sqlite(count: 1)) { foreign in
-                let start = try await cluster.first.login.start(cluster.request("acme"))
+                let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
                 let callback = try await cluster.approve(start)
                 let error = await expectOAuthError(.authorizationFailed) {
-                    try await foreign.first.login.complete(callback: callback)
+                    try await foreign.first.login.complete(callback: callback, binding: cluster.binding)
                 }
                 #expect(error?.message.contains("not valid") == true)
                 #expect(foreign.server.stats.tokenRequests == 0)
                 #expect(cluster.server.stats.tokenRequests == 0)
                 // And the other way round.
-                let theirs = try await foreign.first.login.start(foreign.request("acme"))
+                let theirs = try await foreign.first.login.start(foreign.request("acme"), binding: foreign.binding)
                 let theirCallback = try await foreign.approve(theirs)
                 await expectOAuthError(.authorizationFailed) {
-                    try await cluster.second.login.complete(callback: theirCallback)
+                    try await cluster.second.login.complete(callback: theirCallback, binding: foreign.binding)
                 }
             }
         }
@@ -363,7 +376,7 @@ struct WebLoginTests {
     @Test("a sealed state of another purpose is refused, and the vault opens a state for its own purpose only")
     func anotherPurposeRefused() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(start)
             let foreignPurpose = try await cluster.first.vault.sealState(
                 SecureBytes(utf8: "not a login"),
@@ -373,7 +386,7 @@ struct WebLoginTests {
             var parameters = callback
             parameters["state"] = foreignPurpose
             await expectOAuthError(.authorizationFailed) {
-                try await cluster.second.login.complete(callback: parameters)
+                try await cluster.second.login.complete(callback: parameters, binding: cluster.binding)
             }
             await expectVaultError(.invalidInput) {
                 try await cluster.second.vault.openState(start.state, purpose: "invoices/export")
@@ -387,12 +400,15 @@ struct WebLoginTests {
     @Test("an error redirect is refused with the server's error, stores nothing, and leaves the state unused")
     func errorRedirectRefused() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let error = await expectOAuthError(.authorizationFailed) {
-                try await cluster.second.login.complete(callback: [
-                    "state": start.state, "error": "access_denied",
-                    "error_description": "The resource owner denied the request.\u{1B}[31m",
-                ])
+                try await cluster.second.login.complete(
+                    callback: [
+                        "state": start.state, "error": "access_denied",
+                        "error_description": "The resource owner denied the request.\u{1B}[31m",
+                    ],
+                    binding: cluster.binding
+                )
             }
             #expect(error?.oauthError == "access_denied")
             #expect(error?.message.contains("access_denied") == true)
@@ -401,23 +417,28 @@ struct WebLoginTests {
             await expectVaultError(.notFound) { try await cluster.first.vault.account(named: "acme") }
             // The merchant tries again in the same browser: the state was not used up by the refusal.
             let callback = try await cluster.approve(start)
-            #expect(try await cluster.first.login.complete(callback: callback).name == "acme")
+            #expect(try await cluster.first.login.complete(callback: callback, binding: cluster.binding).name == "acme")
         }
     }
 
     @Test("a data-key rotation invalidates the states in flight on every instance; new ones work")
     func keyRotationInvalidates() async throws {
         try await withCluster { cluster in
-            let before = try await cluster.first.login.start(cluster.request("acme"))
+            let before = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(before)
             try await cluster.first.vault.rotateDataKey(dropOtherSlots: false)
             for instance in [cluster.second, cluster.first] {
-                await expectOAuthError(.authorizationFailed) { try await instance.login.complete(callback: callback) }
+                await expectOAuthError(.authorizationFailed) {
+                    try await instance.login.complete(callback: callback, binding: cluster.binding)
+                }
             }
             #expect(cluster.server.stats.tokenRequests == 0)
             // The second instance still holds the old key until it reloads: a state it seals now opens everywhere.
-            let after = try await cluster.second.login.start(cluster.request("acme"))
-            let account = try await cluster.first.login.complete(callback: try await cluster.approve(after))
+            let after = try await cluster.second.login.start(cluster.request("acme"), binding: cluster.binding)
+            let account = try await cluster.first.login.complete(
+                callback: try await cluster.approve(after),
+                binding: cluster.binding
+            )
             #expect(account.name == "acme")
         }
     }
@@ -425,15 +446,21 @@ struct WebLoginTests {
     @Test("re-authorization with the stored client secret, completed on the other instance")
     func reauthorizationUsesTheStoredSecret() async throws {
         try await withCluster { cluster in
-            let first = try await cluster.first.login.start(cluster.request("acme"))
-            let account = try await cluster.second.login.complete(callback: try await cluster.approve(first))
+            let first = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
+            let account = try await cluster.second.login.complete(
+                callback: try await cluster.approve(first),
+                binding: cluster.binding
+            )
             let (stored, storedSecrets) = try await cluster.first.vault.openAccount(named: "acme")
             let oldRefresh = try #require(storedSecrets.refreshToken)
 
             let request = WebLoginRequest.reauthorization(of: account, redirectURI: WebLoginCluster.redirectURI)
             #expect(request.clientSecret == nil)
-            let again = try await cluster.second.login.start(request)
-            let reauthorized = try await cluster.first.login.complete(callback: try await cluster.approve(again))
+            let again = try await cluster.second.login.start(request, binding: cluster.binding)
+            let reauthorized = try await cluster.first.login.complete(
+                callback: try await cluster.approve(again),
+                binding: cluster.binding
+            )
             #expect(reauthorized.status == .ok)
             #expect(reauthorized.generation > account.generation)
             #expect(reauthorized.createdAt == stored.createdAt)
@@ -452,36 +479,201 @@ struct WebLoginTests {
             let login = cluster.first.login
             var noSecret = cluster.request("newcomer")
             noSecret.clientSecret = nil
-            await expectOAuthError(.authorizationFailed) { try await login.start(noSecret) }
+            await expectOAuthError(.authorizationFailed) { try await login.start(noSecret, binding: cluster.binding) }
 
             _ = try await cluster.second.login.complete(
-                callback: try await cluster.approve(try await login.start(cluster.request("acme")))
+                callback: try await cluster.approve(
+                    try await login.start(cluster.request("acme"), binding: cluster.binding)
+                ),
+                binding: cluster.binding
             )
             var otherClient = cluster.request("acme")
             otherClient.clientSecret = nil
             otherClient.clientID = "another-client"
-            await expectOAuthError(.authorizationFailed) { try await login.start(otherClient) }
-            await expectVaultError(.alreadyExists) { try await login.start(cluster.request("acme", mayReplace: false)) }
+            otherClient.mayReplace = true
+            await expectOAuthError(.authorizationFailed) {
+                try await login.start(otherClient, binding: cluster.binding)
+            }
+            await expectVaultError(.alreadyExists) {
+                try await login.start(cluster.request("acme"), binding: cluster.binding)
+            }
 
             for uri in ["http://example.com/callback", "ftp://127.0.0.1/cb", "/callback"] {
                 var insecure = cluster.request("acme")
                 insecure.redirectURI = uri
-                await expectOAuthError(.insecureTokenURL) { try await login.start(insecure) }
+                await expectOAuthError(.insecureTokenURL) { try await login.start(insecure, binding: cluster.binding) }
             }
             var insecureToken = cluster.request("acme")
             insecureToken.tokenURL = "http://example.com/oauth2/token"
-            await expectOAuthError(.insecureTokenURL) { try await login.start(insecureToken) }
+            await expectOAuthError(.insecureTokenURL) { try await login.start(insecureToken, binding: cluster.binding) }
+        }
+    }
+
+    @Test("a login completed with another browser's binding is refused, stores nothing, and stays usable")
+    func anotherBindingRefused() async throws {
+        try await withCluster { cluster in
+            // Login CSRF: someone else's authorize URL (started with their binding) completed in this browser.
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
+            let callback = try await cluster.approve(start)
+            let otherText = WebLogin.makeBinding()
+            #expect(otherText.utf8.count == 43)
+            #expect(otherText.utf8.allSatisfy { $0 < 0x80 && !"+/=;, ".utf8.contains($0) })
+            let other = SecureBytes(utf8: otherText)
+            for instance in [cluster.first, cluster.second] {
+                let error = await expectOAuthError(.authorizationFailed) {
+                    try await instance.login.complete(callback: callback, binding: other)
+                }
+                #expect(error?.message.contains("another browser session") == true)
+                let text = error.map { "\($0) \(String(reflecting: $0))" } ?? ""
+                #expect(!text.contains(otherText) && !text.contains(start.state.prefix(24)))
+            }
+            let query = callback.sorted { $0.key < $1.key }.map { name, value in
+                name + "=" + (value.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? value)
+            }.joined(separator: "&")
+            await expectOAuthError(.authorizationFailed) {
+                try await cluster.second.login.complete(query: query, binding: other)
+            }
+            // A binding that differs in its last byte only is another binding.
+            let near = SecureBytes(utf8: String(try #require(cluster.binding.unsafeStringValue()).dropLast()) + "!")
+            await expectOAuthError(.authorizationFailed) {
+                try await cluster.second.login.complete(callback: callback, binding: near)
+            }
+            #expect(cluster.server.stats.tokenRequests == 0)
+            await expectVaultError(.notFound) { try await cluster.first.vault.account(named: "acme") }
+
+            // The refusals did not use the state up: the browser that started the login completes it.
+            let account = try await cluster.second.login.complete(query: query, binding: cluster.binding)
+            #expect(account.name == "acme")
+            #expect(cluster.server.stats.authorizationCodeGrants == 1)
+        }
+    }
+
+    @Test("a binding shorter than 16 bytes is refused at start and at completion; 16 bytes are enough")
+    func shortBindingRefused() async throws {
+        try await withCluster { cluster in
+            let login = cluster.first.login
+            for short in ["", "a", "fifteen-bytes!!"] {
+                let error = await expectOAuthError(.authorizationFailed) {
+                    try await login.start(cluster.request("acme"), binding: SecureBytes(utf8: short))
+                }
+                #expect(error?.message.contains("fewer than 16") == true)
+            }
+            let sixteen = SecureBytes(utf8: "sixteen-bytes!!!")
+            #expect(sixteen.count == WebLogin.minimumBindingBytes)
+            let start = try await login.start(cluster.request("acme"), binding: sixteen)
+            let callback = try await cluster.approve(start)
+            for short in ["", "sixteen-bytes!!"] {
+                await expectOAuthError(.authorizationFailed) {
+                    try await cluster.second.login.complete(callback: callback, binding: SecureBytes(utf8: short))
+                }
+            }
+            #expect(cluster.server.stats.tokenRequests == 0)
+            #expect(try await cluster.second.login.complete(callback: callback, binding: sixteen).name == "acme")
+        }
+    }
+
+    @Test("start refuses a request over 2048 bytes; one of 2048 bytes makes a state that opens")
+    func overlongRequestRefused() async throws {
+        try await withCluster { cluster in
+            let login = cluster.first.login
+            var request = cluster.request("acme")
+            let fixed = [request.tokenURL, request.scopes, request.redirectURI].reduce(0) { $0 + $1.utf8.count }
+            let secretBytes = try #require(request.clientSecret).count
+            request.clientID = String(repeating: "c", count: WebLogin.maximumRequestBytes - fixed - secretBytes)
+            let start = try await login.start(request, binding: cluster.binding)
+            #expect(start.state.utf8.count < 4096)
+            // The state opens and decodes: what refuses it is the binding, not its length.
+            let error = await expectOAuthError(.authorizationFailed) {
+                try await cluster.second.login.complete(
+                    callback: ["state": start.state, "code": "x"],
+                    binding: SecureBytes(utf8: WebLogin.makeBinding())
+                )
+            }
+            #expect(error?.message.contains("another browser session") == true)
+
+            request.clientID += "c"
+            let refused = await expectOAuthError(.authorizationFailed) {
+                try await login.start(request, binding: cluster.binding)
+            }
+            #expect(refused?.message.contains("2049 bytes") == true)
+            #expect(refused?.message.contains("2048") == true)
+            // The client secret counts too.
+            var bigSecret = cluster.request("acme")
+            bigSecret.clientSecret = SecureBytes(count: 2000) { $0.initializeMemory(as: UInt8.self, repeating: 0x73) }
+            await expectOAuthError(.authorizationFailed) { try await login.start(bigSecret, binding: cluster.binding) }
+            bigSecret.clientSecret = SecureBytes(count: 0) { _ in }
+            await expectOAuthError(.authorizationFailed) { try await login.start(bigSecret, binding: cluster.binding) }
+            #expect(cluster.server.stats.tokenRequests == 0)
+        }
+    }
+
+    @Test("sealState refuses to make a state longer than openState reads; the longest it makes opens")
+    func sealStateLengthLimit() async throws {
+        try await withCluster { cluster in
+            let vault = cluster.first.vault
+            let expiry = Date().addingTimeInterval(600)
+            // 13 header + 24 nonce + 16 tag + 12,235 bytes = 12,288 bytes: 16,384 characters of base64url.
+            let largest = SecureBytes(count: 12_235) { $0.initializeMemory(as: UInt8.self, repeating: 0xA5) }
+            let state = try await vault.sealState(largest, purpose: "test/large", expiresAt: expiry)
+            #expect(state.utf8.count == CredentialVault.maximumSealedStateLength)
+            #expect(try await cluster.second.vault.openState(state, purpose: "test/large") == largest)
+            let tooLarge = SecureBytes(count: 12_236) { $0.initializeMemory(as: UInt8.self, repeating: 0xA5) }
+            await expectVaultError(.invalidInput) {
+                try await vault.sealState(tooLarge, purpose: "test/large", expiresAt: expiry)
+            }
+        }
+    }
+
+    @Test("without mayReplace (the default) an existing account is refused at start and at completion")
+    func mayReplaceDefaultRefusesExisting() async throws {
+        try await withCluster { cluster in
+            let request = WebLoginRequest(
+                account: "acme",
+                clientID: Harness.clientID,
+                clientSecret: SecureBytes(utf8: Harness.clientSecret),
+                redirectURI: WebLoginCluster.redirectURI,
+                tokenURL: cluster.server.tokenURL
+            )
+            #expect(!request.mayReplace)
+            // Two logins for a tenant that does not exist yet: the first to complete stores it.
+            let early = try await cluster.first.login.start(request, binding: cluster.binding)
+            let late = try await cluster.second.login.start(request, binding: cluster.binding)
+            let earlyCallback = try await cluster.approve(early)
+            let lateCallback = try await cluster.approve(late)
+            let stored = try await cluster.first.login.complete(callback: lateCallback, binding: cluster.binding)
+            let refreshToken = try await cluster.first.vault.openAccount(named: "acme").secrets.refreshToken
+            await expectVaultError(.alreadyExists) {
+                try await cluster.second.login.complete(callback: earlyCallback, binding: cluster.binding)
+            }
+            await expectVaultError(.alreadyExists) {
+                try await cluster.first.login.start(request, binding: cluster.binding)
+            }
+            // Refused before the code was spent; the stored account is untouched.
+            #expect(cluster.server.stats.authorizationCodeGrants == 1)
+            #expect(try await cluster.second.vault.account(named: "acme").generation == stored.generation)
+            #expect(try await cluster.second.vault.openAccount(named: "acme").secrets.refreshToken == refreshToken)
+            // Re-authorization replaces it.
+            let reauthorization = WebLoginRequest.reauthorization(of: stored, redirectURI: WebLoginCluster.redirectURI)
+            #expect(reauthorization.mayReplace)
+            let again = try await cluster.first.login.start(reauthorization, binding: cluster.binding)
+            let replaced = try await cluster.second.login.complete(
+                callback: try await cluster.approve(again),
+                binding: cluster.binding
+            )
+            #expect(replaced.generation > stored.generation)
         }
     }
 
     @Test("the raw query string form of complete")
     func completeFromQueryString() async throws {
         try await withCluster { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let answer = try await AuthorizeAnswer.redirect(start.authorizeURL, http: cluster.browser)
             let location = try #require(answer.location)
             let query = try #require(location.split(separator: "?", maxSplits: 1).last)
-            #expect(try await cluster.second.login.complete(query: String(query)).name == "acme")
+            #expect(
+                try await cluster.second.login.complete(query: String(query), binding: cluster.binding).name == "acme"
+            )
         }
     }
 
@@ -491,13 +683,13 @@ struct WebLoginTests {
         var logger = Logger(label: "test") { _ in handler }
         logger.logLevel = .trace
         try await withCluster(logger: logger) { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
             let callback = try await cluster.approve(start)
-            _ = try await cluster.second.login.complete(callback: callback)
+            _ = try await cluster.second.login.complete(callback: callback, binding: cluster.binding)
             var errors: [String] = []
             for parameters in [callback, ["state": start.state, "error": "access_denied"], ["state": "AAAA"]] {
                 do {
-                    _ = try await cluster.first.login.complete(callback: parameters)
+                    _ = try await cluster.first.login.complete(callback: parameters, binding: cluster.binding)
                 } catch {
                     errors.append("\(error) \(String(reflecting: error))")
                 }
@@ -525,24 +717,35 @@ struct WebLoginPostgresTests {
     @Test("started on one instance, completed on another; reuse refused; concurrent completes: one succeeds")
     func acrossInstances() async throws {
         try await withCluster(.postgres(count: 3)) { cluster in
-            let start = try await cluster.first.login.start(cluster.request("acme"))
-            let account = try await cluster.second.login.complete(callback: try await cluster.approve(start))
+            let start = try await cluster.first.login.start(cluster.request("acme"), binding: cluster.binding)
+            let account = try await cluster.second.login.complete(
+                callback: try await cluster.approve(start),
+                binding: cluster.binding
+            )
             #expect(account.status == .ok)
             let refresh = try #require(
                 try await cluster.instances[2].vault.openAccount(named: "acme").secrets.refreshToken
             )
             #expect(cluster.server.isRefreshTokenActive(refresh.string))
             await expectOAuthError(.authorizationFailed) {
-                try await cluster.instances[2].login.complete(callback: try await cluster.approve(start))
+                try await cluster.instances[2].login.complete(
+                    callback: try await cluster.approve(start),
+                    binding: cluster.binding
+                )
             }
             #expect(cluster.server.stats.authorizationCodeGrants == 1)
 
-            let contested = try await cluster.instances[2].login.start(cluster.request("tenant-2"))
+            let contested = try await cluster.instances[2].login.start(
+                cluster.request("tenant-2"),
+                binding: cluster.binding
+            )
             let callback = try await cluster.approve(contested)
             let successes = await withTaskGroup(of: Bool.self) { group in
                 for index in 0..<12 {
                     let instance = cluster.instances[index % 3]
-                    group.addTask { (try? await instance.login.complete(callback: callback)) != nil }
+                    group.addTask {
+                        (try? await instance.login.complete(callback: callback, binding: cluster.binding)) != nil
+                    }
                 }
                 var count = 0
                 for await succeeded in group where succeeded { count += 1 }
