@@ -14,7 +14,7 @@ struct MigratePlaintextTests {
     ) async throws -> (
         status: Int32, stdout: String, stderr: String
     ) {
-        try await ExampleProcess.run(
+        try await BinaryProcess.run(
             "migrate-plaintext",
             arguments,
             environment: vault.environment,

@@ -24,7 +24,7 @@ struct MultiTenantBackendTests {
     struct Fixture {
         var sendcloud: FakeSendcloud
         var vault: ExampleVault
-        var process: ExampleProcess
+        var process: BinaryProcess
         var url: String
         var http: HTTPClient
         var refreshTokens: [AccountName: String]
@@ -83,7 +83,7 @@ struct MultiTenantBackendTests {
                 "SENDCLOUD_CLIENT_SECRET_FILE": secretFile,
                 "LOG_LEVEL": "debug",
             ]) { $1 }
-            let process = try ExampleProcess("multi-tenant-backend", environment: environment, in: vault.directory)
+            let process = try BinaryProcess("multi-tenant-backend", environment: environment, in: vault.directory)
             let url = try await process.waitForLine { line in
                 line.hasPrefix("listening on ") ? String(line.dropFirst("listening on ".count)) : nil
             }

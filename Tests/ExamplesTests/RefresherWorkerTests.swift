@@ -31,7 +31,7 @@ struct RefresherWorkerTests {
                     refreshToken: SecureBytes(utf8: "never-issued-refresh-token")
                 )
             )
-            let worker = try ExampleProcess(
+            let worker = try BinaryProcess(
                 "refresher-worker",
                 environment: vault.environment.merging(["REFRESHER_JITTER_SECONDS": "0"]) { $1 },
                 in: vault.directory

@@ -8,7 +8,7 @@ import Testing
 /// is in no snippet file fails; so does a snippet region that no document shows any more.
 @Suite("documentation snippets compile as written")
 struct SnippetTests {
-    static let root = ExampleProcess.packageRoot
+    static let root = BinaryProcess.packageRoot
 
     /// A fenced ```swift block: where it is and its lines, de-indented by the fence's indentation.
     struct Block: CustomStringConvertible {

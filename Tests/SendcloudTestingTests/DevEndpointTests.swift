@@ -42,7 +42,8 @@ struct DevEndpointTests {
 
     @Test("prints its URLs, serves a client_credentials grant and an API call, and exits 0 on SIGTERM")
     func servesAndStopsOnSIGTERM() async throws {
-        let endpoint = try DevEndpointProcess(
+        let endpoint = try BinaryProcess(
+            "sendcloud-dev-endpoint",
             ["--clients-file", try clientsFile(), "--access-token-lifetime", "120"],
             in: directory
         )
@@ -90,7 +91,11 @@ struct DevEndpointTests {
 
     @Test("--accept-any-client warns on stderr, accepts a new client id, and SIGINT exits 0")
     func acceptAnyClientAndSIGINT() async throws {
-        let endpoint = try DevEndpointProcess(["--accept-any-client", "--port", "0"], in: directory)
+        let endpoint = try BinaryProcess(
+            "sendcloud-dev-endpoint",
+            ["--accept-any-client", "--port", "0"],
+            in: directory
+        )
         let tokenURL = try url("token endpoint", in: try await endpoint.lines(3))
         #expect(endpoint.stderr.contains("WARNING"))
         try await withHTTPClient { http in
@@ -115,7 +120,11 @@ struct DevEndpointTests {
 
     @Test("a clients file readable by group or others is refused (78), and nothing is served")
     func refusesAnUnsafeClientsFile() async throws {
-        let endpoint = try DevEndpointProcess(["--clients-file", try clientsFile(mode: 0o640)], in: directory)
+        let endpoint = try BinaryProcess(
+            "sendcloud-dev-endpoint",
+            ["--clients-file", try clientsFile(mode: 0o640)],
+            in: directory
+        )
         let exit = try await endpoint.exit()
         #expect(exit.status == 78 && !exit.signalled)
         #expect(endpoint.stdout.isEmpty)
@@ -128,7 +137,7 @@ struct DevEndpointTests {
         let path = directory.file("clients.json")
         #expect(FileManager.default.createFile(atPath: path, contents: Data(#"{"id": 1, "x": "s3cr3t-x"}"#.utf8)))
         #expect(chmod(path, 0o600) == 0)
-        let endpoint = try DevEndpointProcess(["--clients-file", path], in: directory)
+        let endpoint = try BinaryProcess("sendcloud-dev-endpoint", ["--clients-file", path], in: directory)
         let exit = try await endpoint.exit()
         #expect(exit.status == 65)
         #expect(!endpoint.stderr.contains("s3cr3t-x"))
@@ -137,7 +146,11 @@ struct DevEndpointTests {
     @Test("a non-loopback host is refused (64)")
     func refusesANonLoopbackHost() async throws {
         for host in ["0.0.0.0", "10.0.0.1"] {
-            let endpoint = try DevEndpointProcess(["--accept-any-client", "--host", host], in: directory)
+            let endpoint = try BinaryProcess(
+                "sendcloud-dev-endpoint",
+                ["--accept-any-client", "--host", host],
+                in: directory
+            )
             let exit = try await endpoint.exit()
             #expect(exit.status == 64, "stderr: \(endpoint.stderr)")
             #expect(endpoint.stdout.isEmpty)
@@ -146,10 +159,10 @@ struct DevEndpointTests {
 
     @Test("without a source of clients it is a usage error (64); --help warns about --accept-any-client")
     func usage() async throws {
-        let bare = try DevEndpointProcess([], in: directory)
+        let bare = try BinaryProcess("sendcloud-dev-endpoint", [], in: directory)
         #expect(try await bare.exit().status == 64)
         #expect(bare.stderr.contains("--clients-file"))
-        let help = try DevEndpointProcess(["--help"], in: directory)
+        let help = try BinaryProcess("sendcloud-dev-endpoint", ["--help"], in: directory)
         #expect(try await help.exit().status == 0)
         #expect(help.stdout.contains("WARNING: --accept-any-client"))
         #expect(help.stdout.contains("DEVELOPMENT ONLY"))

@@ -1,6 +1,5 @@
-import Foundation
+public import Foundation
 import Synchronization
-import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,9 +9,9 @@ import Musl
 import Darwin
 #endif
 
-/// A built example binary, run as a user would: a clean environment, stdin closed, output captured, signals sent,
-/// exit awaited. Killed when released if it is still running.
-final class ExampleProcess: Sendable {
+/// A binary of the package (an example, the development endpoint), run as a user would: a clean environment, stdin
+/// closed, output captured, signals sent, exit awaited. Killed when released if it is still running.
+public final class BinaryProcess: Sendable {
     private struct State {
         var stdout = Data()
         var stderr = Data()
@@ -27,13 +26,12 @@ final class ExampleProcess: Sendable {
     private let shared = Shared()
     private let pid: Int32
     /// The binary's name, for messages.
-    let name: String
+    public let name: String
 
-    /// `EXAMPLES_BIN_DIR/NAME`, else the binary beside the running test bundle, else
-    /// `<package root>/.build/debug/NAME`.
-    static func binary(_ name: String) throws -> String {
+    /// `TEST_BIN_DIR/NAME`, else the binary beside the running test bundle, else `<package root>/.build/debug/NAME`.
+    public static func binary(_ name: String) throws -> String {
         var candidates: [String] = []
-        if let directory = ProcessInfo.processInfo.environment["EXAMPLES_BIN_DIR"], !directory.isEmpty {
+        if let directory = ProcessInfo.processInfo.environment["TEST_BIN_DIR"], !directory.isEmpty {
             candidates.append(directory + "/" + name)
         }
         let running = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -42,20 +40,25 @@ final class ExampleProcess: Sendable {
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             throw TestSupportError(
                 description: "the \(name) binary is missing (looked at \(candidates)): run "
-                    + "`swift build --build-tests` first, or set EXAMPLES_BIN_DIR"
+                    + "`swift build --build-tests` first, or set TEST_BIN_DIR"
             )
         }
         return found
     }
 
     /// The package's root folder.
-    static let packageRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()  // ExamplesTests
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // TestSupport
         .deletingLastPathComponent()  // Tests
         .deletingLastPathComponent()
 
     /// Starts binary `name` with `arguments` and `environment` (plus PATH and HOME = `directory`).
-    init(_ name: String, _ arguments: [String] = [], environment: [String: String], in directory: TempDir) throws {
+    public init(
+        _ name: String,
+        _ arguments: [String] = [],
+        environment: [String: String] = [:],
+        in directory: TempDir
+    ) throws {
         self.name = name
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binary(name))
@@ -96,19 +99,19 @@ final class ExampleProcess: Sendable {
         if shared.state.withLock({ $0.exit == nil }) { kill(pid, SIGKILL) }
     }
 
-    var stdout: String { String(decoding: shared.state.withLock { $0.stdout }, as: UTF8.self) }
-    var stderr: String { String(decoding: shared.state.withLock { $0.stderr }, as: UTF8.self) }
+    public var stdout: String { String(decoding: shared.state.withLock { $0.stdout }, as: UTF8.self) }
+    public var stderr: String { String(decoding: shared.state.withLock { $0.stderr }, as: UTF8.self) }
     /// Both streams, for checks that a secret appears in neither.
-    var output: String { stdout + "\n" + stderr }
+    public var output: String { stdout + "\n" + stderr }
 
     /// Sends `signal` to the process.
-    func send(_ signal: Int32) {
+    public func send(_ signal: Int32) {
         kill(pid, signal)
     }
 
     /// Waits (at most `timeout`) until `stream` holds a line for which `match` returns a value, and returns it.
     @discardableResult
-    func waitForLine<T>(
+    public func waitForLine<T>(
         onStderr: Bool = false,
         timeout: Duration = .seconds(60),
         _ match: (Substring) -> T?
@@ -126,20 +129,20 @@ final class ExampleProcess: Sendable {
     }
 
     /// Runs the binary to its end (at most `timeout`), for one-shot tools.
-    static func run(
+    public static func run(
         _ name: String,
         _ arguments: [String],
         environment: [String: String],
         in directory: TempDir,
         timeout: Duration = .seconds(120)
     ) async throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = try ExampleProcess(name, arguments, environment: environment, in: directory)
+        let process = try BinaryProcess(name, arguments, environment: environment, in: directory)
         let exit = try await process.exit(timeout: timeout)
         return (exit.signalled ? -1 : exit.status, process.stdout, process.stderr)
     }
 
     /// Waits (at most `timeout`) for the process to exit; returns its status and whether a signal ended it.
-    func exit(timeout: Duration = .seconds(60)) async throws -> (status: Int32, signalled: Bool) {
+    public func exit(timeout: Duration = .seconds(60)) async throws -> (status: Int32, signalled: Bool) {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while ContinuousClock.now < deadline {
             if let exit = shared.state.withLock({ $0.exit }) { return exit }
@@ -149,6 +152,18 @@ final class ExampleProcess: Sendable {
         throw TestSupportError(description: "\(name) did not exit; \(transcript)")
     }
 
+    /// Waits (at most `timeout`) until stdout holds `count` complete lines, and returns them; throws otherwise.
+    public func lines(_ count: Int, timeout: Duration = .seconds(60)) async throws -> [String] {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < deadline {
+            let lines = stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+            if lines.count >= count { return lines }
+            if shared.state.withLock({ $0.exit != nil }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestSupportError(description: "\(name): no \(count) lines on stdout; \(transcript)")
+    }
+
     /// Both streams, for failure messages (the tests' secrets are made up for them).
-    var transcript: String { "stdout:\n\(stdout)\nstderr:\n\(stderr)" }
+    public var transcript: String { "stdout:\n\(stdout)\nstderr:\n\(stderr)" }
 }
