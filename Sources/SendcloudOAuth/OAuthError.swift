@@ -61,6 +61,9 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible, CustomDebugS
     /// The error that caused this one (a transport or SwiftNIO error), if any. Its own description is not vetted:
     /// it appears in ``debugDescription`` only.
     public let underlying: (any Error)?
+    /// The server's `Retry-After` on the last answer (429 or 5xx), if it sent one: the refresher waits at least that
+    /// long before trying the account again.
+    public let retryAfter: Duration?
 
     /// Creates an error; `message` must not contain secrets.
     public init(
@@ -68,13 +71,27 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible, CustomDebugS
         _ message: String,
         httpStatus: Int? = nil,
         oauthError: String? = nil,
-        underlying: (any Error)? = nil
+        underlying: (any Error)? = nil,
+        retryAfter: Duration? = nil
     ) {
         self.code = code
         self.message = message
         self.httpStatus = httpStatus
         self.oauthError = oauthError
         self.underlying = underlying
+        self.retryAfter = retryAfter
+    }
+
+    /// This error with ``retryAfter`` set to `delay`.
+    func retrying(after delay: Duration?) -> OAuthError {
+        OAuthError(
+            code,
+            message,
+            httpStatus: httpStatus,
+            oauthError: oauthError,
+            underlying: underlying,
+            retryAfter: delay
+        )
     }
 
     /// `code: message` — free of secrets and raw server bodies.
@@ -85,6 +102,7 @@ public struct OAuthError: Error, Sendable, CustomStringConvertible, CustomDebugS
         var text = "OAuthError(code: \(code), message: \(String(reflecting: message))"
         if let httpStatus { text += ", httpStatus: \(httpStatus)" }
         if let oauthError { text += ", oauthError: \(String(reflecting: oauthError))" }
+        if let retryAfter { text += ", retryAfter: \(retryAfter)" }
         if let underlying { text += ", underlying: \(String(reflecting: underlying))" }
         return text + ")"
     }

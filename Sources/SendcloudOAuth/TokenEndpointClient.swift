@@ -87,6 +87,7 @@ public struct TokenEndpointClient: Sendable {
         let start = clock.now
         let deadline = start.advanced(by: configuration.overallTimeout)
         var lastError = OAuthError(.unreachable, "no attempt was made")
+        var lastRetryAfter: Duration?
         for attempt in 1...max(1, configuration.maxAttempts) {
             let remaining = deadline - clock.now
             guard remaining > .zero else { break }
@@ -110,10 +111,12 @@ public struct TokenEndpointClient: Sendable {
                 case .retryable(let error, let after):
                     lastError = error
                     retryAfter = after
+                    lastRetryAfter = after
                 }
             } catch {
                 guard error.code == .unreachable else { throw error }
                 lastError = error
+                lastRetryAfter = nil
             }
             logger.notice(
                 "token request failed, may retry",
@@ -126,7 +129,7 @@ public struct TokenEndpointClient: Sendable {
             try await Task.sleep(for: delay)  // a cancelled caller stops here with CancellationError
         }
         logger.warning("token request gave up", metadata: ["grant": "\(grant.name)", "error": "\(lastError.code)"])
-        throw lastError
+        throw lastError.retrying(after: lastRetryAfter)
     }
 
     enum Outcome {

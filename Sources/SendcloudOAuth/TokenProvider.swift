@@ -529,7 +529,7 @@ public final class TokenProvider: Sendable {
 
     /// Stores a failure on the account (status and message), keeping every secret: one more consecutive failure, and
     /// — unless the account now needs re-authorization, which the refresher skips anyway — the next attempt time of
-    /// ``Configuration/failureBackoff``.
+    /// ``Configuration/failureBackoff``, or the server's `Retry-After` if that is later.
     private func record(
         _ account: Account,
         _ secrets: AccountSecrets,
@@ -537,12 +537,19 @@ public final class TokenProvider: Sendable {
         error: OAuthError
     ) async throws {
         let backoff = configuration.failureBackoff
+        // The server's Retry-After is a lower bound (at most a day: a hostile value must not park a tenant).
+        let serverWait = error.retryAfter.map { min($0, .seconds(86_400)).inSeconds }
         _ = try await commit(account, secrets) { updated, _ in
             updated.status = status
             updated.lastError = error.message
             updated.consecutiveFailures = min(updated.consecutiveFailures + 1, Self.maximumConsecutiveFailures)
-            updated.nextAttemptAt =
-                status == .reauthRequired ? nil : backoff.nextAttempt(afterFailures: updated.consecutiveFailures)
+            guard status != .reauthRequired else {
+                updated.nextAttemptAt = nil
+                return
+            }
+            let now = Date()
+            let backedOff = backoff.nextAttempt(afterFailures: updated.consecutiveFailures, now: now)
+            updated.nextAttemptAt = max(backedOff, now.addingTimeInterval(serverWait ?? 0))
         }
     }
 

@@ -50,6 +50,22 @@ struct RefresherBehaviourTests {
         }
     }
 
+    @Test("a 429 with a long Retry-After keeps the account back at least that long")
+    func retryAfterHonoured() async throws {
+        try await withHarness { h in
+            try await h.addClientCredentialsAccount("acme")
+            // Longer than the client waits (it gives up at once), and longer than the first backoff (1 min).
+            h.server.setPermanentFault(.tooManyRequests(retryAfter: 600))
+            let before = Date()
+            let error = await expectOAuthError(.rateLimited) { try await h.provider.refresh("acme") }
+            #expect(error?.retryAfter == .seconds(600))
+            #expect(h.server.stats.tokenRequests == 1)
+            let next = try #require(try await h.vault.account(named: "acme").nextAttemptAt)
+            #expect(next >= before.addingTimeInterval(600))
+            #expect(try await Self.refresher(h.provider).dueAccounts().isEmpty)
+        }
+    }
+
     @Test("FailureBackoff doubles per failure up to its maximum, never below half the limit")
     func backoffShape() {
         let backoff = FailureBackoff(initial: .seconds(60), maximum: .seconds(3600))
