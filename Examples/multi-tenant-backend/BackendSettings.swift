@@ -28,9 +28,6 @@ struct BackendSettings: Sendable {
     var clientID: String?
     /// `sendcloud.client_secret_file` (`SENDCLOUD_CLIENT_SECRET_FILE`): the file holding its secret (mode 0600).
     var clientSecretFile: String?
-    /// `refresher.enabled` (`REFRESHER_ENABLED`, default true): whether this instance keeps tokens fresh in the
-    /// background (turn it off when a separate `refresher-worker` does).
-    var runsRefresher: Bool
     /// `log.level` (`LOG_LEVEL`, default `info`).
     var logLevel: String
 
@@ -46,7 +43,6 @@ struct BackendSettings: Sendable {
         tokenURL = config.string(forKey: "sendcloud.token_url", default: Self.developmentEndpoint + "/oauth2/token")
         clientID = config.string(forKey: "sendcloud.client_id")
         clientSecretFile = config.string(forKey: "sendcloud.client_secret_file")
-        runsRefresher = config.bool(forKey: "refresher.enabled", default: true)
         logLevel = config.string(forKey: "log.level", default: "info")
     }
 

@@ -38,13 +38,13 @@ struct MultiTenantBackend {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        var configuration = VaultService.Configuration()
-        if !settings.runsRefresher { configuration.refresher = nil }
         let vault: VaultService
         let clientSecret: SecureBytes?
         do {
             clientSecret = try settings.clientSecret()
-            vault = try await VaultService.open(config: config, configuration: configuration, logger: logger)
+            // The refresher's and provider's settings come from the configuration too (VaultService.Configuration.Key:
+            // SENDCLOUD_VAULT_REFRESHER_ENABLED=false when a refresher-worker keeps the tokens fresh).
+            vault = try await VaultService.open(config: config, logger: logger)
         } catch {
             // VaultError's and OAuthError's descriptions never hold a secret.
             FileHandle.standardError.write(Data("multi-tenant-backend: cannot start: \(error)\n".utf8))

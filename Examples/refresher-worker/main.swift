@@ -1,6 +1,6 @@
 // A worker that only keeps the vault's tokens fresh (README.md beside this file): the vault's `VaultService` with
 // its `TokenRefresher`, and a log line for every `AccountEvent`. No HTTP server; backends that share the vault turn
-// their own refresher off (multi-tenant-backend: REFRESHER_ENABLED=false) and still refresh on demand.
+// their own refresher off (multi-tenant-backend: SENDCLOUD_VAULT_REFRESHER_ENABLED=false) and still refresh on demand.
 //
 //     SENDCLOUD_VAULT=vault.sqlite SENDCLOUD_VAULT_KEY_FILE=vault.key swift run refresher-worker
 //
@@ -22,18 +22,18 @@ LoggingSystem.bootstrap(StreamLogHandler.standardError)
 var logger = Logger(label: "refresher-worker")
 logger.logLevel = config.string(forKey: "log.level").flatMap { Logger.Level(rawValue: $0) } ?? .info
 
-// REFRESHER_INTERVAL_SECONDS, REFRESHER_AHEAD_SECONDS, REFRESHER_CONCURRENCY, REFRESHER_MAX_REQUESTS_PER_SECOND,
-// REFRESHER_JITTER_SECONDS, REFRESHER_MAX_REFRESH_TOKEN_AGE_HOURS (0 turns keep-alive off).
-var refresher = TokenRefresher.Configuration()
-refresher.interval = .seconds(config.int(forKey: "refresher.interval_seconds", default: 60))
-refresher.ahead = .seconds(config.int(forKey: "refresher.ahead_seconds", default: 300))
-refresher.concurrency = config.int(forKey: "refresher.concurrency", default: 4)
-refresher.jitter = .seconds(config.double(forKey: "refresher.jitter_seconds", default: 2))
-refresher.maxRequestsPerSecond = config.double(forKey: "refresher.max_requests_per_second")
-let keepAliveHours = config.int(forKey: "refresher.max_refresh_token_age_hours", default: 7 * 24)
-refresher.maxRefreshTokenAge = keepAliveHours > 0 ? .seconds(keepAliveHours * 3600) : nil
-
-var configuration = VaultService.Configuration()
+// The refresher's and provider's settings: SENDCLOUD_VAULT_REFRESHER_INTERVAL_SECONDS, …_AHEAD_SECONDS,
+// …_CONCURRENCY, …_JITTER_SECONDS, …_MAX_REQUESTS_PER_SECOND, …_MAX_REFRESH_TOKEN_AGE_SECONDS (0 turns keep-alive
+// off); see VaultService.Configuration.Key.
+var configuration: VaultService.Configuration
+do {
+    configuration = try VaultService.Configuration(config: config)
+} catch {
+    FileHandle.standardError.write(Data("refresher-worker: \(error)\n".utf8))
+    exit(78)
+}
+// A worker is for refreshing: SENDCLOUD_VAULT_REFRESHER_ENABLED=false would leave it idle.
+let refresher = configuration.refresher ?? TokenRefresher.Configuration()
 configuration.refresher = refresher
 // This process hands out no tokens: keep none in memory.
 configuration.provider.accessTokenCacheLimit = 0

@@ -126,13 +126,15 @@ public final class VaultService: Service, Sendable {
 
     /// Opens and unlocks the vault from a swift-configuration reader: the location at `sendcloud_vault.location`
     /// (else `sendcloud_vault`, which is `SENDCLOUD_VAULT` through the environment provider), the secret as
-    /// ``VaultUnlockSource/secret(from:)`` reads it. Throws ``VaultError/Code/invalidInput`` without a location or a
-    /// secret.
+    /// ``VaultUnlockSource/secret(from:)`` reads it, and — unless `configuration` is given — the settings of
+    /// ``Configuration/init(config:)``. Throws ``VaultError/Code/invalidInput`` without a location or a secret, or
+    /// for a setting out of range.
     public static func open(
         config: ConfigReader,
-        configuration: Configuration = Configuration(),
+        configuration: Configuration? = nil,
         logger: Logger
     ) async throws -> VaultService {
+        let configuration = try configuration ?? Configuration(config: config)
         guard
             let text = config.string(forKey: "sendcloud_vault.location") ?? config.string(forKey: "sendcloud_vault"),
             !text.isEmpty

@@ -33,7 +33,7 @@ struct RefresherWorkerTests {
             )
             let worker = try BinaryProcess(
                 "refresher-worker",
-                environment: vault.environment.merging(["REFRESHER_JITTER_SECONDS": "0"]) { $1 },
+                environment: vault.environment.merging(["SENDCLOUD_VAULT_REFRESHER_JITTER_SECONDS": "0"]) { $1 },
                 in: vault.directory
             )
             try await worker.waitForLine(onStderr: true) { $0.contains("event=acme: refreshed") ? true : nil }
