@@ -35,6 +35,12 @@ struct Init: AsyncParsableCommand {
     @Option(name: .long, help: "Argon2id strength of the passphrase slot: interactive (default), moderate, sensitive.")
     var kdf: KDFChoice = .interactive
 
+    /// Whether two spellings of a file path name the same place (made absolute from the working directory and
+    /// standardised: `.`, `..` and repeated slashes removed).
+    static func samePath(_ one: String, _ other: String) -> Bool {
+        URL(fileURLWithPath: one).standardizedFileURL.path == URL(fileURLWithPath: other).standardizedFileURL.path
+    }
+
     func run() async throws {
         let location = try global.vaultLocation()
         let path = location.description
@@ -61,8 +67,11 @@ struct Init: AsyncParsableCommand {
         }
         let input = SecretInput()
         var slots: [NewKeySlot] = []
-        // `SENDCLOUD_VAULT_KEY_FILE=k init --generate-key-file k` names the file that init is about to write.
-        let keyIsBeingGenerated = generateKeyFile != nil && global.keyFilePath == generateKeyFile
+        // `SENDCLOUD_VAULT_KEY_FILE=k init --generate-key-file k` names the file that init is about to write, however
+        // each spells the path (`$PWD/k`, `./k`).
+        let keyIsBeingGenerated =
+            generateKeyFile.map { generated in global.keyFilePath.map { Self.samePath($0, generated) } ?? false }
+            ?? false
         if !keyIsBeingGenerated, let key = try global.givenKey(input) { slots.append(.key(key)) }
         if let passphrase = try global.givenPassphrase(input) { slots.append(.passphrase(passphrase, kdf.limits)) }
         if slots.isEmpty && generateKeyFile == nil {

@@ -91,10 +91,15 @@ struct InitTests {
         #expect(object["key_file"] as? String == cli.keyFile)
     }
 
-    @Test("SENDCLOUD_VAULT_KEY_FILE=k init --generate-key-file k: one key-file slot, and k then unlocks")
-    func generateTheKeyFileNamedByEnvironment() async throws {
+    @Test(
+        "SENDCLOUD_VAULT_KEY_FILE=k init --generate-key-file k: one key-file slot, and k then unlocks",
+        // The same file spelled otherwise: the variable holds the absolute path, the working directory is the root.
+        arguments: ["absolute", "./vault.key", "vault.key"]
+    )
+    func generateTheKeyFileNamedByEnvironment(spelling: String) async throws {
+        let generated = spelling == "absolute" ? cli.keyFile : spelling
         let result = try await cli.run(
-            ["init", "--json", "--vault", cli.vault, "--generate-key-file", cli.keyFile],
+            ["init", "--json", "--vault", cli.vault, "--generate-key-file", generated],
             env: cli.keyEnv
         )
         #expect(result.status == 0, "\(result)")
