@@ -130,4 +130,56 @@ struct PostgresRefresherTests {
         await setup.close()
         await fake.stop()
     }
+
+    @Test("an account backing off after a failure is skipped by every instance's pass, until its next attempt")
+    func backoffSharedThroughPostgres() async throws {
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let server = try PostgresTestServer.configured()
+        let location = try PostgresLocation(url: server.url(schema: PostgresTestServer.uniqueSchema()))
+        let key = KeyFileKey.generate()
+        let setup = try await PostgresCredentialStore.connect(to: location, password: server.password, create: true)
+        let vault = try await CredentialVault.create(in: setup, slots: [.key(key)], logger: logger)
+        let fake = try await FakeSendcloud.start(registering: [Harness.clientID: Harness.clientSecret])
+        for name: AccountName in ["failing", "healthy"] {
+            try await vault.addAccount(
+                Account(name: name, mode: .refreshToken, clientID: Harness.clientID, tokenURL: fake.tokenURL),
+                secrets: AccountSecrets(
+                    clientSecret: SecureBytes(utf8: Harness.clientSecret),
+                    refreshToken: SecureBytes(utf8: fake.issueRefreshToken(clientID: Harness.clientID))
+                )
+            )
+        }
+        var configuration = TokenRefresher.Configuration()
+        configuration.jitter = .zero
+        let one = try await Self.instance(location, key: key, configuration: configuration, logger: logger)
+        let two = try await Self.instance(location, key: key, configuration: configuration, logger: logger)
+        do {
+            fake.setPermanentFault(.internalServerError)
+            _ = try await one.refresher.refreshDue(names: ["failing"])
+            fake.setPermanentFault(nil)
+            let failed = try await vault.account(named: "failing")
+            #expect(failed.consecutiveFailures == 1)
+            #expect(try #require(failed.nextAttemptAt) > Date())
+            fake.resetStats()
+            // The other instance, with its own connections, leaves it alone and renews the healthy one.
+            #expect(try await two.refresher.dueAccounts() == ["healthy"])
+            let outcomes = try await two.refresher.refreshDue()
+            #expect(outcomes.map(\.account) == ["healthy"])
+            #expect(fake.stats.refreshGrants == 1)
+            // Once its next attempt has come, it is due on either instance.
+            let (account, secrets) = try await vault.openAccount(named: "failing")
+            var due = account
+            due.nextAttemptAt = Date().addingTimeInterval(-1)
+            _ = try await vault.updateAccount(due, secrets: secrets, expectedGeneration: account.generation)
+            #expect(try await one.refresher.dueAccounts() == ["failing"])
+        } catch {
+            Issue.record("\(error)")
+        }
+        for instance in [one, two] {
+            try? await instance.http.shutdown()
+            await instance.store.close()
+        }
+        await setup.close()
+        await fake.stop()
+    }
 }
