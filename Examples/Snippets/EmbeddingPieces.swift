@@ -30,7 +30,8 @@ func openWithoutConfiguration(logger: Logger) async throws {
 
 func instanceWithoutRefresher(config: ConfigReader, logger: Logger) async throws {
     // snippet: embedding-no-refresher
-    var configuration = VaultService.Configuration()
+    // The operator's settings (SENDCLOUD_VAULT_REFRESHER_…, SENDCLOUD_VAULT_PROVIDER_…), then this instance's choices:
+    var configuration = try VaultService.Configuration(config: config)
     configuration.refresher = nil  // a worker keeps the tokens fresh; this instance still refreshes on demand
     configuration.provider.accessTokenCacheLimit = 50_000  // tokens held in memory, about 1 KiB each
     let vault = try await VaultService.open(config: config, configuration: configuration, logger: logger)

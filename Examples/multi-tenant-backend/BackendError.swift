@@ -36,7 +36,7 @@ struct BackendError: HTTPResponseError {
             self.init(.badGateway, "Sendcloud's token endpoint is unreachable")
         case let error as OAuthError where error.code == .rateLimited:
             self.init(.serviceUnavailable, "Sendcloud's token endpoint is rate-limiting us; try again")
-            headers[.retryAfter] = "60"
+            headers[.retryAfter] = "\(error.retryAfter.map { max(1, $0.components.seconds) } ?? 60)"
         case let error as OAuthError
         where error.code == .serverError || error.code == .invalidResponse || error.code == .invalidClient:
             self.init(.badGateway, "Sendcloud's token endpoint failed (\(error.code))")

@@ -60,6 +60,13 @@ struct LoginRoutes: Sendable {
         let request: WebLoginRequest
         do {
             let existing = try await vault.vault.account(named: tenant)
+            // Only a tenant that must authorize again is re-authorized: anyone may open /connect in this example, and
+            // a connected tenant must not be re-pointed at whichever Sendcloud account completes the login. A real
+            // backend also authenticates who may connect which tenant (its own session), and takes the tenant from
+            // that session rather than from the URL.
+            guard existing.status == .reauthRequired, existing.mode == .refreshToken else {
+                throw BackendError(.conflict, "tenant '\(tenant)' is connected already")
+            }
             request = .reauthorization(of: existing, redirectURI: redirectURI)
         } catch let error as VaultError where error.code == .notFound {
             guard let clientID = settings.clientID, let clientSecret else {
@@ -75,6 +82,8 @@ struct LoginRoutes: Sendable {
                 redirectURI: redirectURI,
                 tokenURL: settings.tokenURL
             )
+        } catch let error as BackendError {
+            throw error
         } catch {
             throw BackendError(error, tenant: tenant, logger: logger)
         }

@@ -33,8 +33,10 @@ do {
     exit(78)
 }
 // A worker is for refreshing: SENDCLOUD_VAULT_REFRESHER_ENABLED=false would leave it idle.
-let refresher = configuration.refresher ?? TokenRefresher.Configuration()
-configuration.refresher = refresher
+guard let refresher = configuration.refresher else {
+    FileHandle.standardError.write(Data("refresher-worker: SENDCLOUD_VAULT_REFRESHER_ENABLED is false\n".utf8))
+    exit(78)
+}
 // This process hands out no tokens: keep none in memory.
 configuration.provider.accessTokenCacheLimit = 0
 

@@ -42,18 +42,20 @@ final class AccessTokenCache: Sendable {
             account: name,
             value: entry.token.copy(),
             expiresAt: entry.expiresAt,
-            obtainedFromServer: false
+            obtainedFromServer: false,
+            obtainedAt: entry.obtainedAt
         )
     }
 
-    /// Holds a copy of `token` (one with a known expiry) for its account, replacing what was held — unless that
-    /// expires later: a caller that read the record before another's commit must not put the older token back.
+    /// Holds a copy of `token` (one with a known expiry) for its account, replacing what was held — unless what is
+    /// held is newer (obtained later, or, when either issue time is unknown, expiring later): a caller that read the
+    /// record before another's commit must not put the older token back.
     func store(_ token: AccessToken) {
         guard limit > 0, let expiresAt = token.expiresAt else { return }
         let entry = Entry(token: token.value.copy(), expiresAt: expiresAt, obtainedAt: token.obtainedAt)
         // The replaced or evicted entries are released after the lock (their buffers are zeroed on release).
         let released = entries.withLock { entries -> [Entry] in
-            if let held = entries.peek(token.account), held.expiresAt > expiresAt { return [entry] }
+            if let held = entries.peek(token.account), Self.isNewer(held, than: entry) { return [entry] }
             return entries.set(entry, forKey: token.account)
         }
         _ = released
@@ -67,6 +69,12 @@ final class AccessTokenCache: Sendable {
             return entries.removeValue(forKey: name)
         }
         _ = released
+    }
+
+    /// Whether `held` was obtained after `other` (by issue time when both are known, else by expiry).
+    private static func isNewer(_ held: Entry, than other: Entry) -> Bool {
+        if let heldAt = held.obtainedAt, let otherAt = other.obtainedAt { return heldAt > otherAt }
+        return held.expiresAt > other.expiresAt
     }
 
     /// How many accounts are held.

@@ -13,6 +13,12 @@ final class SingleFlight<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// An empty group.
     init() {}
 
+    /// Waits until every operation in flight now has finished (their results and errors are the callers').
+    func drain() async {
+        let tasks = inFlight.withLock { Array($0.values) }
+        for task in tasks { _ = try? await task.value }
+    }
+
     /// Joins the operation in flight for `key`, or starts `operation` for it, and returns its result.
     func run(_ key: Key, _ operation: @escaping @Sendable () async throws -> Value) async throws -> Value {
         let task = inFlight.withLock { tasks in

@@ -3,7 +3,7 @@ import Foundation
 
 extension TokenProvider {
     /// Exchanges an authorization code (with its PKCE verifier) and stores the tokens: a new `refresh-token`
-    /// account from `account`, or — when `name` exists and `mayReplace` — the existing account re-authorized
+    /// account from `account`, or — when `name` exists and `mayReplace` (default false) — the existing account re-authorized
     /// (status back to `ok`, new client secret and tokens). Without `mayReplace`, an existing account is refused
     /// with ``VaultError/Code/alreadyExists`` (checked under the account lock, before the code is spent).
     /// Returns the stored metadata; publishes ``AccountEvent/Kind/reauthorized`` (an existing account) or
@@ -14,7 +14,7 @@ extension TokenProvider {
         code: SecureBytes,
         redirectURI: String,
         codeVerifier: SecureBytes?,
-        mayReplace: Bool = true
+        mayReplace: Bool = false
     ) async throws -> Account {
         try TokenURLPolicy.validate(account.tokenURL)
         let grant = Grant.authorizationCode(code: code, redirectURI: redirectURI, codeVerifier: codeVerifier)
@@ -57,6 +57,7 @@ extension TokenProvider {
             } else {
                 stored = try await vault.addAccount(updated, secrets: secrets)
             }
+            cache.remove(account.name)  // the replaced grant's token, whatever its expiry
             cache.store(
                 AccessToken(
                     account: account.name,

@@ -20,7 +20,13 @@ extension TokenProvider {
         for name: AccountName,
         logger: Logger? = nil
     ) async throws -> AccessToken? {
-        try TokenURLPolicy.validate(request.url)
+        do { try TokenURLPolicy.validate(request.url) } catch {
+            throw OAuthError(
+                .insecureTokenURL,
+                "a tenant's credentials are sent only over https (plain http only to a loopback host); the request's "
+                    + "URL is neither, and nothing was sent"
+            )
+        }
         let (value, token) = try await authorization(for: name, logger: logger)
         request.headers.replaceOrAdd(name: "Authorization", value: value)
         return token
@@ -30,7 +36,7 @@ extension TokenProvider {
     /// (``setAuthorization(of:for:logger:)``), and if the API answers 401 to a Bearer token, refreshes once
     /// (``refresh(_:ifStillUsing:logger:)``, so that a burst of 401s for one tenant causes one refresh) and sends the
     /// request once more with the new token. A second 401, and any 401 of a `basic` account, is returned as it is;
-    /// so is a 401 to an unexpired token obtained within the last 30 seconds (the API refuses fresh tokens: another
+    /// so is a 401 to an unexpired token obtained within ``Configuration/refusedTokenMinimumAge`` (30 s) (the API refuses fresh tokens: another
     /// refresh would not help, and would spend the tenant's refresh token and the token endpoint's rate limit).
     ///
     /// The request is sent twice at most, so its body must be replayable: bytes (`.bytes`), not a one-shot stream.
@@ -47,7 +53,7 @@ extension TokenProvider {
         var request = request
         let token = try await setAuthorization(of: &request, for: name, logger: logger)
         let response = try await client.execute(request, timeout: timeout, logger: logger)
-        guard response.status == .unauthorized, let token, !Self.isFresh(token, now: Date()) else { return response }
+        guard response.status == .unauthorized, let token, !isFresh(token, now: Date()) else { return response }
         _ = try? await response.body.collect(upTo: 64 * 1024)
         (logger ?? self.logger).notice(
             "the API refused the access token; refreshing once",
@@ -58,13 +64,11 @@ extension TokenProvider {
         return try await client.execute(request, timeout: timeout, logger: logger)
     }
 
-    /// A token obtained in the last ``freshTokenAge`` that has not expired by our clock: one the API refuses is not
+    /// A token obtained in the last ``Configuration/refusedTokenMinimumAge`` that has not expired by our clock: one the API refuses is not
     /// refreshed again (an expired one is: the server's clock may simply be ahead).
-    static func isFresh(_ token: AccessToken, now: Date) -> Bool {
+    func isFresh(_ token: AccessToken, now: Date) -> Bool {
         guard let obtainedAt = token.obtainedAt, let expiresAt = token.expiresAt, expiresAt > now else { return false }
-        return now.timeIntervalSince(obtainedAt) < freshTokenAge.inSeconds
+        let age = now.timeIntervalSince(obtainedAt)  // negative for a clock stepped back or an edited refreshed_at
+        return age >= 0 && age < configuration.refusedTokenMinimumAge.inSeconds
     }
-
-    /// How long after it was obtained a refused token does not cause a refresh.
-    static let freshTokenAge = Duration.seconds(30)
 }

@@ -37,6 +37,10 @@ public final class TokenProvider: Sendable {
         /// a process that makes one call (the CLI) — holds none, and every call reads the store. A long-running
         /// backend sets it (``VaultService`` uses 10,000): about 1 KiB per account.
         public var accessTokenCacheLimit = 0
+        /// A 401 to a token younger than this (and not expired) is returned by
+        /// ``execute(_:for:on:timeout:logger:)`` without a refresh: an API that refuses fresh tokens must not cost a
+        /// refresh per request. Zero refreshes after every first 401.
+        public var refusedTokenMinimumAge: Duration = .seconds(30)
         /// How long the refresher leaves an account alone after failed refreshes.
         public var failureBackoff = FailureBackoff()
         /// Where metrics go (``TokenMetrics``); `nil`: the process's `MetricsSystem`.
@@ -212,15 +216,18 @@ public final class TokenProvider: Sendable {
         }
         guard obtained.value == refused else { return obtained }
         // This call joined a flight that reused the refused token (a periodic refresher's, which found it still
-        // valid): go once more, on our own terms.
-        return try await obtain(
-            name,
-            observedRefreshedAt: account.refreshedAt,
-            reuseIfValidFor: nil,
-            retryReauthorization: false,
-            replacing: refused,
-            logger: logger
-        )
+        // valid): go once more, on our own terms — in a flight of its own too, so that a cancelled caller does not
+        // abandon a rotation half-way.
+        return try await inFlight.run(name) {
+            try await self.obtain(
+                name,
+                observedRefreshedAt: account.refreshedAt,
+                reuseIfValidFor: nil,
+                retryReauthorization: false,
+                replacing: refused,
+                logger: logger
+            )
+        }
     }
 
     /// The `Authorization` header value for API calls of `name`: `Bearer <access token>` (obtained as by
@@ -258,6 +265,11 @@ public final class TokenProvider: Sendable {
     /// Drops the access token held in memory for `name` (say, after removing or replacing the account elsewhere in
     /// this process); the next call reads the store.
     public func forget(_ name: AccountName) { cache.remove(name) }
+
+    /// Waits until the refreshes in flight now (of any caller: a request handler's, the refresher's) have finished —
+    /// committed their tokens, or failed. ``VaultService`` calls it when it stops, before closing the HTTP client and
+    /// the store.
+    public func waitForRefreshesInFlight() async { await inFlight.drain() }
 
     /// Ends every stream of ``events(bufferingNewest:)`` (their loops finish); later subscribers get a stream that
     /// ends at once. ``VaultService`` calls it when it stops.

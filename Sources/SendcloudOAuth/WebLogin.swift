@@ -56,7 +56,7 @@ public struct WebLogin: Sendable {
         /// The authorization server's authorize endpoint; Sendcloud's by default.
         public var authorizeURL: String = TokenURLPolicy.sendcloudAuthorizeURL
         /// How long a state is accepted after ``WebLogin/start(_:binding:now:)`` (whole seconds; default 10 minutes).
-        public var stateLifetime: Duration = .seconds(600)
+        public var stateLifetime: Duration = .seconds(600)  // used up to a day
 
         /// The defaults.
         public init() {}
@@ -136,7 +136,7 @@ public struct WebLogin: Sendable {
         }
         try await checkAccount(for: request)
 
-        let lifetime = max(0, configuration.stateLifetime.components.seconds)
+        let lifetime = min(max(0, configuration.stateLifetime.components.seconds), 86_400)  // at most a day
         let expiresAt = Int64(now.timeIntervalSince1970.rounded(.down)) + lifetime
         let verifier = Self.makeCodeVerifier()
         let content = WebLoginState(
@@ -254,7 +254,8 @@ public struct WebLogin: Sendable {
                 "the authorization code could not be exchanged (\(error.code)): \(error.message)",
                 httpStatus: error.httpStatus,
                 oauthError: error.oauthError,
-                underlying: error
+                underlying: error,
+                retryAfter: error.retryAfter
             )
         }
         provider.logger.info("web login completed", metadata: ["account": "\(account.name)"])

@@ -9,7 +9,7 @@ import Foundation
 /// [client secret]`, each variable field as `length (u16 BE) ‖ bytes`. The secrets are copied only between wipeable
 /// buffers.
 struct WebLoginState: Sendable {
-    static let formatVersion: UInt8 = 1
+    static let formatVersion: UInt8 = 2
     static let nonceBytes = 16
     static let bindingHashBytes = 32
 

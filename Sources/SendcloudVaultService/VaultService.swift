@@ -23,10 +23,11 @@ import Synchronization
 /// **Order in the group.** A `ServiceGroup` shuts services down in reverse order, so list the service before the HTTP
 /// server or worker that uses it: it then stops last, after the last request handler is done with it.
 ///
-/// **Graceful shutdown.** The refresher starts no new refresh; those in flight finish and commit their tokens (a
-/// rotated refresh token is never dropped); then the HTTP client is shut down and a PostgreSQL store's connections
-/// are closed, and ``run()`` returns. Cancellation (not graceful) stops the same way, but a refresh in flight still
-/// commits: ``TokenProvider`` runs each refresh to its end whoever waits for it.
+/// **Graceful shutdown.** The refresher starts no new refresh; every refresh in flight — the refresher's and request
+/// handlers' — finishes and commits its tokens (a rotated refresh token is never dropped); then the event streams
+/// end, the HTTP client is shut down and a PostgreSQL store's connections are closed, and ``run()`` returns.
+/// Cancellation (not graceful) stops the same way: ``TokenProvider`` runs each refresh in a task of its own, to its
+/// end whoever waits for it, and ``shutdown()`` waits for them.
 public final class VaultService: Service, Sendable {
     /// The service's settings.
     public struct Configuration: Sendable {
@@ -166,16 +167,19 @@ public final class VaultService: Service, Sendable {
         await shutdown()
     }
 
-    /// Ends the event streams (``TokenProvider/events(bufferingNewest:)``), shuts down the HTTP client and closes a
-    /// PostgreSQL store's connections. ``run()`` calls it as it returns; call it yourself for a service that was
-    /// opened but never run (AsyncHTTPClient requires its client to be shut down). Later calls do nothing; token
-    /// requests after it fail.
+    /// Waits for the refreshes in flight (they commit their tokens), ends the event streams
+    /// (``TokenProvider/events(bufferingNewest:)``), shuts down the HTTP client and closes a PostgreSQL store's
+    /// connections. ``run()`` calls it as it returns; call it yourself for a service that was opened but never run
+    /// (AsyncHTTPClient requires its client to be shut down). A second call returns at once. Afterwards, tokens held
+    /// in memory are still handed out, but nothing that needs the store or the token endpoint works.
     public func shutdown() async {
         let first = stopped.withLock { stopped in
             defer { stopped = true }
             return !stopped
         }
         guard first else { return }
+        // A request handler's refresh may still be committing a rotated refresh token: let it finish first.
+        await provider.waitForRefreshesInFlight()
         provider.finishEvents()
         try? await httpClient.shutdown()
         await (store as? PostgresCredentialStore)?.close()

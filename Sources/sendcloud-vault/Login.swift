@@ -65,7 +65,8 @@ struct Login: AsyncParsableCommand {
                 clientSecret: clientSecret,
                 code: code,
                 redirectURI: session.redirectURI,
-                codeVerifier: session.codeVerifier
+                codeVerifier: session.codeVerifier,
+                mayReplace: true  // login on an existing account re-authorizes it (README)
             )
         }
         if global.json {

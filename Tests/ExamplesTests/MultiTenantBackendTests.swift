@@ -82,6 +82,9 @@ struct MultiTenantBackendTests {
                 "SENDCLOUD_CLIENT_ID": Self.clientID,
                 "SENDCLOUD_CLIENT_SECRET_FILE": secretFile,
                 "LOG_LEVEL": "debug",
+                // The 401 test revokes a token seconds after it was issued, which the default 30 s floor would
+                // answer without a refresh (an API refusing fresh tokens must not cost a refresh per request).
+                "SENDCLOUD_VAULT_PROVIDER_REFUSED_TOKEN_MINIMUM_AGE_SECONDS": "0",
             ]) { $1 }
             let process = try BinaryProcess("multi-tenant-backend", environment: environment, in: vault.directory)
             let url = try await process.waitForLine { line in

@@ -105,7 +105,8 @@ struct AuthorizationEventTests {
             clientSecret: SecureBytes(utf8: Harness.clientSecret),
             code: code,
             redirectURI: session.redirectURI,
-            codeVerifier: session.codeVerifier
+            codeVerifier: session.codeVerifier,
+            mayReplace: true
         )
     }
 

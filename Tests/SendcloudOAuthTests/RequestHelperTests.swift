@@ -102,14 +102,20 @@ struct RequestHelperTests {
         }
     }
 
-    @Test("an API that refuses tokens obtained seconds ago gets its 401 back, without another refresh per request")
-    func freshTokenRefusedNotRefreshed() async throws {
+    @Test(
+        "an API that refuses tokens obtained seconds ago gets its 401 back, without another refresh per request",
+        arguments: [0, 10]  // tokens from the store; from memory
+    )
+    func freshTokenRefusedNotRefreshed(cacheLimit: Int) async throws {
         try await withHarness { h in
             try await h.addClientCredentialsAccount("acme")
+            var configuration = TokenProvider.Configuration()
+            configuration.accessTokenCacheLimit = cacheLimit
+            let (provider, _) = try await h.countingProvider(configuration)
             // Another server's API knows none of this server's tokens: it refuses every one, however fresh.
             try await withFakeSendcloud { elsewhere in
                 for _ in 0..<5 {
-                    let response = try await h.provider.execute(
+                    let response = try await provider.execute(
                         HTTPClientRequest(url: elsewhere.userAuthMetadataURL),
                         for: "acme",
                         on: h.http

@@ -42,6 +42,18 @@ struct ServiceConfigurationTests {
         #expect(configuration.provider.accessTokenCacheLimit == 0)
         let off = try VaultService.Configuration(config: Self.reader(["sendcloud_vault.refresher.enabled": false]))
         #expect(off.refresher == nil)
+        // Turned off, its other settings are still checked.
+        expectVaultError(.invalidInput) {
+            try VaultService.Configuration(
+                config: Self.reader([
+                    "sendcloud_vault.refresher.enabled": false, "sendcloud_vault.refresher.concurrency": 0,
+                ])
+            )
+        }
+        let integerRate = try VaultService.Configuration(
+            config: Self.reader(["sendcloud_vault.refresher.max_requests_per_second": 2])
+        )
+        #expect(integerRate.refresher?.maxRequestsPerSecond == 2)
     }
 
     @Test(
@@ -50,7 +62,10 @@ struct ServiceConfigurationTests {
             ("sendcloud_vault.refresher.interval_seconds", ConfigValue(.int(0), isSecret: false)),
             ("sendcloud_vault.refresher.concurrency", ConfigValue(.int(0), isSecret: false)),
             ("sendcloud_vault.refresher.ahead_seconds", ConfigValue(.double(-1), isSecret: false)),
-            ("sendcloud_vault.refresher.max_requests_per_second", ConfigValue(.int(0), isSecret: false)),
+            ("sendcloud_vault.refresher.max_requests_per_second", ConfigValue(.double(0), isSecret: false)),
+            ("sendcloud_vault.refresher.interval_seconds", ConfigValue(.double(0.0004), isSecret: false)),
+            ("sendcloud_vault.provider.lock_timeout_seconds", ConfigValue(.int(0), isSecret: false)),
+            ("sendcloud_vault.provider.skew_seconds", ConfigValue(.double(.nan), isSecret: false)),
             ("sendcloud_vault.provider.access_token_cache_limit", ConfigValue(.int(-5), isSecret: false)),
             ("sendcloud_vault.refresher.concurrency", ConfigValue(.string("many"), isSecret: false)),
             ("sendcloud_vault.refresher.enabled", ConfigValue(.string("perhaps"), isSecret: false)),

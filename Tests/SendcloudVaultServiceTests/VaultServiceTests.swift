@@ -105,10 +105,10 @@ struct VaultServiceTests {
             )
             #expect(service.refresher == nil)
             let events = service.provider.events()
-            let listener = Task { () -> Int in
+            let listener = Task { () -> (events: Int, cancelled: Bool) in
                 var count = 0
                 for await _ in events { count += 1 }
-                return count  // reached only when the stream ends
+                return (count, Task.isCancelled)  // not cancelled: the stream itself ended
             }
             let group = ServiceGroup(services: [service], gracefulShutdownSignals: [], logger: Self.logger)
             let running = Task { try await group.run() }
@@ -119,7 +119,15 @@ struct VaultServiceTests {
             #expect(server.stats.refreshGrants == 1, "the service's provider does not hold tokens in memory")
             await group.triggerGracefulShutdown()
             try await running.value
-            #expect(await listener.value == 1, "the event stream did not end with the service, or missed the refresh")
+            // The stream must end with the service: give it a deadline rather than hang the test.
+            let ended = Task {
+                try await Task.sleep(for: .seconds(30))
+                listener.cancel()
+            }
+            let (count, cancelled) = await listener.value
+            ended.cancel()
+            #expect(!cancelled, "the event stream did not end with the service")
+            #expect(count == 1, "the stream missed the refresh")
         }
     }
 
