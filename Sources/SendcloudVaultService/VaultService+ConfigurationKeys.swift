@@ -85,9 +85,12 @@ extension VaultService.Configuration {
         _ key: String,
         _ range: ClosedRange<Double>
     ) throws(VaultError) -> Duration? {
-        let seconds = try value(config, key, { $0.double(forKey: $1) ?? $0.int(forKey: $1).map(Double.init) }) {
-            seconds in seconds.isFinite && range.contains((seconds * 1000).rounded() / 1000)
-        }
+        let seconds = try value(
+            config,
+            key,
+            { $0.double(forKey: $1) ?? $0.int(forKey: $1).map(Double.init) },
+            valid: { $0.isFinite && range.contains(($0 * 1000).rounded() / 1000) }
+        )
         return seconds.map { .milliseconds(Int64(($0 * 1000).rounded())) }
     }
 
