@@ -23,17 +23,25 @@ struct Backend {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        // SENDCLOUD_VAULT, and SENDCLOUD_VAULT_KEY_FILE (or _KEY, _PASSPHRASE_FILE, _PASSPHRASE), as the CLI reads them.
-        let config = ConfigReader(provider: EnvironmentVariablesProvider())
+        // SENDCLOUD_VAULT, and SENDCLOUD_VAULT_KEY_FILE (or _KEY, _PASSPHRASE_FILE, _PASSPHRASE), as the CLI reads them;
+        // the two that may hold key material are marked secret, so the provider's descriptions redact them.
+        let config = ConfigReader(
+            provider: EnvironmentVariablesProvider(
+                secretsSpecifier: .specific(["SENDCLOUD_VAULT_KEY", "SENDCLOUD_VAULT_PASSPHRASE"])
+            )
+        )
         let vault = try await VaultService.open(config: config, logger: logger)
+        // Sendcloud's API, or the development endpoint's stand-in (SENDCLOUD_API_URL=http://127.0.0.1:8090/api/v3).
+        let api = config.string(forKey: "sendcloud.api_url", default: "https://panel.sendcloud.sc/api/v3")
 
         let router = Router()
         router.get("/tenants/{name}/user") { _, context in
             guard let tenant = try? AccountName(context.parameters.require("name")) else {
                 throw HTTPError(.notFound)
             }
-            return try await user(of: tenant, vault: vault)
+            return try await user(of: tenant, vault: vault, api: api, logger: context.logger)
         }
+        try addWebLogin(to: router, vault: vault, config: config)
         router.get("/metrics") { _, _ in registry.emitToString() }
         let app = Application(
             router: router,

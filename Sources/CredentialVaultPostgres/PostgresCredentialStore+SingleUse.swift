@@ -1,4 +1,4 @@
-public import CredentialVault
+import CredentialVault
 public import Foundation
 import NIOCore
 import PostgresNIO

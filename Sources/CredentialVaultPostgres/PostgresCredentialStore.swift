@@ -1,5 +1,5 @@
 public import CredentialVault
-public import Foundation
+import Foundation
 public import Logging
 import NIOCore
 import NIOSSL

@@ -1,6 +1,6 @@
 import CredentialVault
 import Foundation
-public import Metrics
+import Metrics
 
 /// The metrics of ``TokenProvider`` and ``TokenRefresher`` (swift-metrics), named by Prometheus' and
 /// OpenTelemetry's conventions: snake case, a `sendcloud_vault_` prefix, the unit as suffix, `_total` on counters.

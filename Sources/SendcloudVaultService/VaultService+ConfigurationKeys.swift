@@ -1,6 +1,6 @@
 public import Configuration
 public import CredentialVault
-public import SendcloudOAuth
+import SendcloudOAuth
 
 extension VaultService.Configuration {
     /// The settings ``init(config:)`` reads, under `sendcloud_vault.`; through swift-configuration's

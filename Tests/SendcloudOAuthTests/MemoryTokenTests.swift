@@ -84,7 +84,7 @@ struct MemoryTokenTests {
         cache.store(
             AccessToken(account: "a", value: SecureBytes(utf8: "token-a"), expiresAt: expiry, obtainedFromServer: true)
         )
-        weak var held = cache.heldBuffer(for: "a")
+        weak let held = cache.heldBuffer(for: "a")
         #expect(held != nil)
         cache.store(
             AccessToken(account: "b", value: SecureBytes(utf8: "token-b"), expiresAt: expiry, obtainedFromServer: true)
