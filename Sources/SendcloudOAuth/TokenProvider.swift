@@ -204,7 +204,7 @@ public final class TokenProvider: Sendable {
             nil
         )
         let refused = token.value
-        let obtained = try await inFlight.run(name) {
+        let replace: @Sendable () async throws -> AccessToken = {
             try await self.obtain(
                 name,
                 observedRefreshedAt: account.refreshedAt,
@@ -214,20 +214,12 @@ public final class TokenProvider: Sendable {
                 logger: logger
             )
         }
+        let obtained = try await inFlight.run(name, replace)
         guard obtained.value == refused else { return obtained }
         // This call joined a flight that reused the refused token (a periodic refresher's, which found it still
         // valid): go once more, on our own terms — in a flight of its own too, so that a cancelled caller does not
         // abandon a rotation half-way.
-        return try await inFlight.run(name) {
-            try await self.obtain(
-                name,
-                observedRefreshedAt: account.refreshedAt,
-                reuseIfValidFor: nil,
-                retryReauthorization: false,
-                replacing: refused,
-                logger: logger
-            )
-        }
+        return try await inFlight.run(name, replace)
     }
 
     /// The `Authorization` header value for API calls of `name`: `Bearer <access token>` (obtained as by
