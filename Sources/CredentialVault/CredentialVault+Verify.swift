@@ -55,6 +55,43 @@ extension CredentialVault {
                 problems.append(Problem(message: error.message))
             }
         }
-        return VerificationReport(problems: problems, accountCount: accountRecords.count, slotCount: slotRecords.count)
+        var report = VerificationReport(
+            problems: problems,
+            accountCount: accountRecords.count,
+            slotCount: slotRecords.count
+        )
+        report.warnings = try await locationWarnings()
+        return report
+    }
+
+    /// A warning when the vault is opened away from the location recorded in its header: likely a copy. Two live
+    /// copies of one vault must never both refresh: each would spend the same rotating refresh token, and the token
+    /// endpoint revokes the tenant's whole token chain.
+    func locationWarnings() async throws -> [String] {
+        guard let header = try await store.header() else { return [] }
+        let here = store.storageLocation
+        guard let recorded = header.location else {
+            return [
+                "the vault's location is not recorded (it was made by an earlier version); "
+                    + "'verify --record-location' records \(here)"
+            ]
+        }
+        guard recorded != here else { return [] }
+        return [
+            "this vault was created at \(recorded) but is opened at \(here): if it is a copy, only one of the two may "
+                + "ever refresh tokens (each would spend the same refresh tokens, and Sendcloud revokes a tenant's "
+                + "authorization when one is used twice); if it was moved, 'verify --record-location' records the "
+                + "new location"
+        ]
+    }
+
+    /// Records where the vault is opened now (``CredentialStore/storageLocation``) as its location, after a move,
+    /// so that ``verify()`` stops warning that it may be a copy. Returns the location recorded.
+    @discardableResult
+    public func recordLocation() async throws -> String {
+        let here = store.storageLocation
+        try await store.recordLocation(here)
+        logger.info("vault location recorded", metadata: ["location": "\(here)"])
+        return here
     }
 }

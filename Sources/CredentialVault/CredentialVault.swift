@@ -70,7 +70,8 @@ public final class CredentialVault: Sendable {
             vaultID: vaultID,
             formatVersion: VaultHeader.currentFormatVersion,
             keyID: dataKey.id,
-            createdAt: Date()
+            createdAt: Date(),
+            location: store.storageLocation
         )
         try await store.createVault(header: header, slots: slots)
         let stored = try await store.slots()

@@ -16,12 +16,17 @@ public struct VaultHeader: Sendable, Equatable {
     public var keyID: UInt32
     /// When the vault was created.
     public var createdAt: Date
+    /// Where the vault was created or last recorded (``CredentialStore/storageLocation``), `nil` for a vault made
+    /// before locations were recorded. Not authenticated: it only decides whether ``CredentialVault/verify()`` warns
+    /// that the vault may be a copy.
+    public var location: String?
 
     /// Creates a header.
-    public init(vaultID: [UInt8], formatVersion: Int, keyID: UInt32, createdAt: Date) {
+    public init(vaultID: [UInt8], formatVersion: Int, keyID: UInt32, createdAt: Date, location: String? = nil) {
         self.vaultID = vaultID
         self.formatVersion = formatVersion
         self.keyID = keyID
         self.createdAt = createdAt
+        self.location = location
     }
 }

@@ -15,6 +15,8 @@ public struct VerificationReport: Sendable {
 
     /// Every problem found; empty when the vault is sound.
     public var problems: [Problem]
+    /// Things worth knowing that do not make the vault unsound (a vault opened away from its recorded location).
+    public var warnings: [String] = []
     /// The account rows checked, damaged ones included.
     public var accountCount: Int
     /// The key slot rows checked, damaged ones included.

@@ -61,6 +61,16 @@ public final class InMemoryCredentialStore: CredentialStore {
 
     // MARK: - CredentialStore
 
+    /// `memory:` and the store's address: an in-memory vault cannot be copied or moved.
+    public var storageLocation: String { "memory:\(ObjectIdentifier(self).hashValue)" }
+
+    public func recordLocation(_ location: String) async throws {
+        try transaction { state in
+            guard state.header != nil else { throw VaultError(.noVault, "no vault has been created here") }
+            state.header?[.location] = .text(location)
+        }
+    }
+
     public func headerRow() async throws -> VaultHeaderRow? { state.withLock { $0.header } }
 
     public func createVault(header: VaultHeaderRow, slots: [KeySlotRow]) async throws {
@@ -149,6 +159,26 @@ public final class InMemoryCredentialStore: CredentialStore {
                 throw VaultError(.alreadyExists, "an account named '\(name.prefix(128))' exists already")
             }
             state.accounts[name] = row
+        }
+    }
+
+    public func importAccounts(_ rows: [AccountRow], replacing expectedGenerations: [AccountName: Int64]) async throws {
+        try transaction { state in
+            for row in rows {
+                try Self.requireCurrentKey(row[.keyID], state)
+                let name = Self.name(of: row)
+                if let account = try? AccountName(name), let expected = expectedGenerations[account] {
+                    guard state.accounts[name] != nil else {
+                        throw VaultError(.conflict, "'\(name)' was removed during the import; run it again")
+                    }
+                    try Self.compareAndSwap(row, expectedGeneration: expected, &state)
+                } else {
+                    guard state.accounts[name] == nil else {
+                        throw VaultError(.alreadyExists, "an account named '\(name.prefix(128))' exists already")
+                    }
+                    state.accounts[name] = row
+                }
+            }
         }
     }
 

@@ -85,6 +85,10 @@ extension PostgresCredentialStore {
                 "CREATE INDEX single_use_by_expiry ON \(s.singleUse) (expires_at)",
             ]
         },
+        // Where the vault was created (CredentialStore.storageLocation), for verify's warning about copies.
+        Migration(version: 3, name: "v3-location") { s in
+            ["ALTER TABLE \(s.header) ADD COLUMN location text"]
+        },
     ]
 
     /// The newest schema version this code knows.
@@ -98,7 +102,10 @@ extension PostgresCredentialStore {
             C.allCases.map { ($0.rawValue, PostgresColumnType.of($0), !notNull.contains($0.rawValue)) }
         }
         return [
-            "vault_header": columns(VaultHeaderColumn.self, notNull: Set(VaultHeaderColumn.allCases.map(\.rawValue))),
+            "vault_header": columns(
+                VaultHeaderColumn.self,
+                notNull: Set(VaultHeaderColumn.allCases.filter { $0 != .location }.map(\.rawValue))
+            ),
             "key_slot": columns(KeySlotColumn.self, notNull: ["id", "kind", "key_id", "wrapped_key", "created_at"]),
             "account": columns(
                 AccountColumn.self,

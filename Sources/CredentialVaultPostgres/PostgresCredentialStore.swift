@@ -220,6 +220,24 @@ public final class PostgresCredentialStore: CredentialStore, Service {
 
     // MARK: - CredentialStore
 
+    /// `postgres://host:port/database?schema=…`: the server, database and schema, not the user (instances may log in
+    /// as different roles).
+    public var storageLocation: String {
+        "postgres://\(location.endpoint)/\(location.database)?schema=\(location.schema)"
+    }
+
+    public func recordLocation(_ location: String) async throws {
+        var binds = PostgresBindings()
+        binds.append(location)
+        let updated = try await rows(
+            PostgresQuery(
+                unsafeSQL: "UPDATE \(sql.header) SET location = $1::text WHERE id = 1 RETURNING 1",
+                binds: binds
+            )
+        )
+        guard !updated.isEmpty else { throw VaultError(.noVault, "\(self.location) holds no vault") }
+    }
+
     public func headerRow() async throws -> VaultHeaderRow? {
         try await rows(PostgresQuery(unsafeSQL: sql.selectHeader)).first.map { try Self.storeRow($0) }
     }
@@ -334,6 +352,42 @@ public final class PostgresCredentialStore: CredentialStore, Service {
         guard updated.isEmpty else { return }
         try await requireCurrentKeyOrThrow(row[.keyID])
         try await throwCompareAndSwapFailure(row)
+    }
+
+    /// One transaction: the header locked `FOR SHARE` (no rotation meanwhile; other inserts may run), then each row
+    /// written by compare-and-swap or inserted; the first failure rolls every row back.
+    public func importAccounts(_ rows: [AccountRow], replacing expectedGenerations: [AccountName: Int64]) async throws {
+        try await transaction { connection in
+            let keyID = try await lockHeader(connection, exclusive: false)
+            for row in rows {
+                guard row[.keyID] == keyID else {
+                    throw VaultError(.conflict, "the data key was rotated meanwhile; open the vault again")
+                }
+                let name = (row[.name].text ?? "").prefix(128)
+                if let account = row[.name].text.flatMap({ try? AccountName($0) }),
+                    let expected = expectedGenerations[account]
+                {
+                    do { try await compareAndSwapLocked(row, expected: expected, connection) } catch let error
+                        as VaultError where error.code == .notFound
+                    {
+                        throw VaultError(.conflict, "'\(name)' was removed during the import; run it again")
+                    }
+                } else {
+                    let inserted = try await Self.collect(
+                        connection.answer(
+                            PostgresQuery(
+                                unsafeSQL: sql.insertAccount,
+                                binds: try Self.bindings(AccountColumn.allCases, of: row)
+                            ),
+                            logger: logger
+                        )
+                    )
+                    guard !inserted.isEmpty else {
+                        throw VaultError(.alreadyExists, "an account named '\(name)' exists already")
+                    }
+                }
+            }
+        }
     }
 
     public func deleteAccount(named name: AccountName) async throws -> Bool {

@@ -73,6 +73,10 @@ extension SQLiteCredentialStore {
                     """
             )
         }
+        // Where the vault was created (CredentialStore.storageLocation), for verify's warning about copies.
+        migrator.registerMigration("v4-location") { db in
+            try db.execute(sql: "ALTER TABLE vault_header ADD COLUMN location TEXT")
+        }
         return migrator
     }
 

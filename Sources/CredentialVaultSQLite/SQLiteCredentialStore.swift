@@ -94,6 +94,22 @@ public final class SQLiteCredentialStore: CredentialStore {
 
     // MARK: - CredentialStore
 
+    /// The vault file's real path (symbolic links resolved), or ``path`` made absolute if it cannot be resolved.
+    public var storageLocation: String {
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    public func recordLocation(_ location: String) async throws {
+        try await run(queue.write) { db in
+            try db.execute(sql: "UPDATE vault_header SET location = ? WHERE id = 1", arguments: [location])
+            guard db.changesCount > 0 else { throw VaultError(.noVault, "no vault has been created here") }
+        }
+    }
+
     public func headerRow() async throws -> VaultHeaderRow? {
         try await run(queue.read) { db in try Self.headerRow(db) }
     }
@@ -190,27 +206,44 @@ public final class SQLiteCredentialStore: CredentialStore {
     public func insert(_ row: AccountRow) async throws {
         try await run(queue.write) { db in
             try Self.requireCurrentKey(row[.keyID], db)
-            let exists =
-                try Bool.fetchOne(
-                    db,
-                    sql: "SELECT 1 FROM account WHERE name = ?",
-                    arguments: Self.arguments([row[.name]])
-                )
-                != nil
-            if exists {
-                throw VaultError(
-                    .alreadyExists,
-                    "an account named '\((row[.name].text ?? "").prefix(128))' exists already"
-                )
-            }
-            try Self.insertAccount(row, db)
+            try Self.insertNew(row, db)
         }
+    }
+
+    /// Inserts `row`, refusing (``VaultError/Code/alreadyExists``) a name that is taken.
+    private static func insertNew(_ row: AccountRow, _ db: Database) throws {
+        let exists =
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: arguments([row[.name]]))
+            != nil
+        if exists {
+            throw VaultError(.alreadyExists, "an account named '\((row[.name].text ?? "").prefix(128))' exists already")
+        }
+        try insertAccount(row, db)
     }
 
     public func update(_ row: AccountRow, expectedGeneration: Int64) async throws {
         try await run(queue.write) { db in
             try Self.requireCurrentKey(row[.keyID], db)
             try Self.compareAndSwap(row, expectedGeneration: expectedGeneration, db)
+        }
+    }
+
+    public func importAccounts(_ rows: [AccountRow], replacing expectedGenerations: [AccountName: Int64]) async throws {
+        try await run(queue.write) { db in
+            for row in rows {
+                try Self.requireCurrentKey(row[.keyID], db)
+                if let name = row[.name].text.flatMap({ try? AccountName($0) }),
+                    let expected = expectedGenerations[name]
+                {
+                    do { try Self.compareAndSwap(row, expectedGeneration: expected, db) } catch let error as VaultError
+                        where error.code == .notFound
+                    {
+                        throw VaultError(.conflict, "'\(name)' was removed during the import; run it again")
+                    }
+                } else {
+                    try Self.insertNew(row, db)
+                }
+            }
         }
     }
 

@@ -12,6 +12,11 @@ struct Verify: AsyncParsableCommand {
             and scopes are not authenticated): it prints each record's metadata as it authenticates it, then \
             verifies. Check what it prints: someone who could write the file could have changed a token URL. Until \
             the upgrade, such records are not used.
+
+            verify warns (without failing) when the vault is opened somewhere other than where it was created: a \
+            copy. Two live copies must never both refresh (each would spend the same refresh tokens, and Sendcloud \
+            revokes the tenant's authorization). After moving a vault on purpose, --record-location records where \
+            it is now.
             """
     )
 
@@ -19,6 +24,9 @@ struct Verify: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Authenticate the metadata of format-1 records (printing it), then verify.")
     var upgrade = false
+
+    @Flag(name: .long, help: "Record where the vault is now as its location (after moving it), then verify.")
+    var recordLocation = false
 
     func run() async throws {
         let vault = try await global.openVault()
@@ -35,6 +43,10 @@ struct Verify: AsyncParsableCommand {
                 }
             }
         }
+        if recordLocation {
+            let here = try await vault.recordLocation()
+            if !global.json { print("recorded the vault's location: \(Output.inert(here))") }
+        }
         let report = try await vault.verify()
         // Counted from the raw rows: a row that cannot be decoded is one of the problems, not a reason to stop.
         let (problems, accounts) = (report.problems, report.accountCount)
@@ -42,11 +54,12 @@ struct Verify: AsyncParsableCommand {
             Output.printJSON(
                 [
                     "ok": problems.isEmpty, "accounts": accounts, "problems": problems.map(\.description),
-                    "upgraded": upgraded.map { Output.accountJSON($0) },
+                    "upgraded": upgraded.map { Output.accountJSON($0) }, "warnings": report.warnings,
                 ] as [String: Any]
             )
         } else {
             for problem in problems { print("problem: \(Output.inert(problem.description))") }
+            for warning in report.warnings { print("warning: \(Output.inert(warning))") }
             print(
                 problems.isEmpty
                     ? "OK: \(accounts) account(s), every record opens; permissions are safe."

@@ -17,7 +17,7 @@ public enum CredentialStoreConformance {
     public static let cases: [ConformanceCase] = [
         roundTrip, compareAndSwap, keyIDConflict, rotation, slots, locksAcrossTasks, locksAcrossHandles,
         lockBodyUsesStore, tamper, dueAccounts, duePaging, failureCount, statusCounts, singleUse, singleUseConcurrent,
-        vaultSingleUse,
+        vaultSingleUse, importAllOrNothing, importKeepsState,
     ]
 
     static let logger = Logger(label: "conformance") { _ in SwiftLogNoOpLogHandler() }

@@ -25,13 +25,14 @@ struct PostgresBackendTests {
         let schema = "\"\(location.schema)\""
         try PostgresTestServer.configured().psql(
             "DROP INDEX \(schema).account_by_status; ALTER TABLE \(schema).account DROP COLUMN consecutive_failures; "
-                + "DROP TABLE \(schema).single_use; DELETE FROM \(schema).schema_migration WHERE version = 2"
+                + "DROP TABLE \(schema).single_use; ALTER TABLE \(schema).vault_header DROP COLUMN location; "
+                + "DELETE FROM \(schema).schema_migration WHERE version >= 2"
         )
         let store = try await PostgresSupport.store(location)
         let versions = try PostgresTestServer.configured().psql(
             "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM \(schema).schema_migration"
         )
-        #expect(versions == "1:v1,2:v2-failures-counts-single-use")
+        #expect(versions == "1:v1,2:v2-failures-counts-single-use,3:v3-location")
         #expect(try await store.checkStorage().isEmpty)
         #expect(try await store.accountRow(named: "acme")?[.consecutiveFailures] == .null)
         let reopened = try await CredentialVault.open(store, with: .key(key), logger: logger)

@@ -38,6 +38,11 @@ final class LockCountingStore: CredentialStore {
         try await base.withEveryAccountLock(timeout: timeout, isolation: isolation, body)
     }
 
+    var storageLocation: String { base.storageLocation }
+    func recordLocation(_ location: String) async throws { try await base.recordLocation(location) }
+    func importAccounts(_ rows: [AccountRow], replacing expectedGenerations: [AccountName: Int64]) async throws {
+        try await base.importAccounts(rows, replacing: expectedGenerations)
+    }
     func headerRow() async throws -> VaultHeaderRow? { try await base.headerRow() }
     func createVault(header: VaultHeaderRow, slots: [KeySlotRow]) async throws {
         try await base.createVault(header: header, slots: slots)

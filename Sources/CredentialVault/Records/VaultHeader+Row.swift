@@ -13,7 +13,8 @@ extension VaultHeader {
             vaultID: vaultID,
             formatVersion: format,
             keyID: keyID,
-            createdAt: Date(timeIntervalSince1970: created)
+            createdAt: Date(timeIntervalSince1970: created),
+            location: row[.location].text
         )
     }
 
@@ -21,7 +22,7 @@ extension VaultHeader {
     package var row: VaultHeaderRow {
         VaultHeaderRow([
             .vaultID: .blob(vaultID), .formatVersion: .integer(Int64(formatVersion)), .keyID: .integer(Int64(keyID)),
-            .createdAt: .real(createdAt.timeIntervalSince1970),
+            .createdAt: .real(createdAt.timeIntervalSince1970), .location: location.map { .text($0) } ?? .null,
         ])
     }
 }

@@ -47,6 +47,14 @@ public import Foundation
 /// - Locks are not reentrant: a body must not take the same account's lock again.
 /// - Errors are ``VaultError``s, with messages free of SQL arguments and secrets.
 public protocol CredentialStore: Sendable {
+    /// Where this store keeps its vault, canonically (SQLite: the file's real path; PostgreSQL:
+    /// `postgres://host:port/database?schema=…`, without the user): recorded in the header at creation, so that
+    /// `verify` can warn when a vault is opened somewhere else (a copy, which must never refresh beside the original).
+    var storageLocation: String { get }
+
+    /// Records `location` as the vault's location in the header (``VaultHeaderColumn/location``).
+    func recordLocation(_ location: String) async throws
+
     /// The header row, or `nil` if no vault was created in this store.
     func headerRow() async throws -> VaultHeaderRow?
 
@@ -96,6 +104,13 @@ public protocol CredentialStore: Sendable {
     /// the header's; the row carries the new generation. Throws ``VaultError/Code/conflict`` or
     /// ``VaultError/Code/notFound`` if the account is gone.
     func update(_ row: AccountRow, expectedGeneration: Int64) async throws
+
+    /// Import in one transaction, all or nothing: writes every row of `rows`. A row whose name is a key of
+    /// `expectedGenerations` is written over the stored row by compare-and-swap on that generation
+    /// (``VaultError/Code/conflict`` if it moved on or the row is gone); any other row is inserted
+    /// (``VaultError/Code/alreadyExists`` if the name is taken). Every row's `key_id` must be the header's (else
+    /// `conflict`). Any failure rolls every row back.
+    func importAccounts(_ rows: [AccountRow], replacing expectedGenerations: [AccountName: Int64]) async throws
 
     /// Deletes `name`; returns whether it existed.
     func deleteAccount(named name: AccountName) async throws -> Bool

@@ -4,4 +4,7 @@ public enum VaultHeaderColumn: String, StoreColumn {
     case formatVersion = "format_version"
     case keyID = "key_id"
     case createdAt = "created_at"
+    /// Where the vault was created (or last recorded): ``CredentialStore/storageLocation``. Nullable (vaults made
+    /// before it was recorded).
+    case location = "location"
 }
