@@ -16,11 +16,12 @@ struct MigratePlaintext: AsyncParsableCommand {
         commandName: "migrate-plaintext",
         abstract: "Seal a plaintext table of Sendcloud credentials and tokens into a vault.",
         discussion: """
-            The rows have the fields name, client_id, client_secret, and optionally refresh_token, access_token, \
-            access_token_expires_at (ISO 8601 or Unix seconds), token_url, mode (client-credentials, refresh-token \
-            or basic; default refresh-token when a refresh_token is given, else client-credentials) and scopes: as \
-            a JSON array of objects (--json FILE), or as the columns of a SQLite table (--sqlite FILE --table NAME; \
-            other columns are ignored).
+            The rows have the fields of sendcloud-vault import --plaintext-json: name, client_id, client_secret, \
+            and optionally refresh_token, access_token, expires_at (the access token's; ISO 8601 or Unix seconds), \
+            token_url, mode (client-credentials, refresh-token or basic; default refresh-token when a refresh_token \
+            is given, else client-credentials) and scope: as a JSON array of objects (--json FILE), or as the columns \
+            of a SQLite table (--sqlite FILE --table NAME; other columns are ignored). All rows are stored in one \
+            transaction, or none.
 
             The vault must exist (sendcloud-vault init) and is found and unlocked as by the sendcloud-vault CLI: \
             --vault or SENDCLOUD_VAULT; --key-file, SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY, \

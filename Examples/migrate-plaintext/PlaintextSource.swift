@@ -1,7 +1,9 @@
 import Foundation
 import GRDB
+import SendcloudVaultService
 
-/// Where the plaintext rows come from: a JSON file (an array of objects) or a SQLite table of the same shape.
+/// Where the plaintext entries come from: a JSON file (an array of objects, read by ``PlaintextEntry``) or a SQLite
+/// table with the same fields as columns.
 enum PlaintextSource: CustomStringConvertible {
     case json(path: String)
     case sqlite(path: String, table: String)
@@ -10,9 +12,6 @@ enum PlaintextSource: CustomStringConvertible {
     struct ReadError: Error, CustomStringConvertible {
         var description: String
     }
-
-    /// The largest JSON file read.
-    static let maximumJSONBytes = 64 << 20
 
     var description: String {
         switch self {
@@ -32,84 +31,19 @@ enum PlaintextSource: CustomStringConvertible {
         }
     }
 
-    /// Every row, in the source's order.
-    func rows() throws -> [PlaintextRow] {
+    /// Every entry, in the source's order.
+    func rows() throws -> [PlaintextEntry] {
         switch self {
-        case .json(let path): try Self.jsonRows(path)
-        case .sqlite(let path, let table): try Self.sqliteRows(path, table: table)
+        case .json(let path):
+            do { return try PlaintextEntry.entries(jsonFile: path) } catch {
+                throw ReadError(description: error.description)
+            }
+        case .sqlite(let path, let table):
+            return try Self.sqliteRows(path, table: table)
         }
     }
 
-    private static func jsonRows(_ path: String) throws -> [PlaintextRow] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ReadError(description: "cannot open \(path)")
-        }
-        defer { try? handle.close() }
-        let data = try handle.read(upToCount: maximumJSONBytes + 1) ?? Data()
-        guard data.count <= maximumJSONBytes else { throw ReadError(description: "\(path) is larger than 64 MiB") }
-        // The decoder's own error is not shown: its context could quote the file.
-        guard let array = try? JSONDecoder().decode([JSONElement].self, from: data) else {
-            throw ReadError(description: "\(path) is not a JSON array (of objects with the plaintext fields)")
-        }
-        return try array.enumerated().map { index, element in
-            guard case .object(let object) = element else {
-                throw ReadError(description: "\(path): element \(index + 1) is not a JSON object")
-            }
-            var row = PlaintextRow(position: index + 1, values: [:])
-            for (key, value) in object {
-                guard PlaintextRow.fields.contains(key) else {
-                    row.unknownKeys += 1
-                    continue
-                }
-                switch value {
-                case .null: break
-                case .text(let text): row.values[key] = .text(text)
-                case .number(let number): row.values[key] = .number(number)
-                case .other: row.values[key] = .other
-                }
-            }
-            return row
-        }
-    }
-
-    /// An element of the JSON array: an object of fields, or anything else (refused).
-    private enum JSONElement: Decodable {
-        case object([String: JSONField])
-        case other
-
-        init(from decoder: any Decoder) throws {
-            if let object = try? decoder.singleValueContainer().decode([String: JSONField].self) {
-                self = .object(object)
-            } else {
-                self = .other
-            }
-        }
-    }
-
-    /// A field's JSON value: text, a number, null, or anything else (an object, an array, a boolean).
-    private enum JSONField: Decodable {
-        case text(String)
-        case number(Double)
-        case null
-        case other
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.singleValueContainer()
-            if container.decodeNil() {
-                self = .null
-            } else if let text = try? container.decode(String.self) {
-                self = .text(text)
-            } else if (try? container.decode(Bool.self)) != nil {
-                self = .other
-            } else if let number = try? container.decode(Double.self) {
-                self = .number(number)
-            } else {
-                self = .other
-            }
-        }
-    }
-
-    private static func sqliteRows(_ path: String, table: String) throws -> [PlaintextRow] {
+    private static func sqliteRows(_ path: String, table: String) throws -> [PlaintextEntry] {
         guard FileManager.default.fileExists(atPath: path) else { throw ReadError(description: "no file \(path)") }
         var configuration = Configuration()
         configuration.readonly = true
@@ -125,13 +59,13 @@ enum PlaintextSource: CustomStringConvertible {
             for required in ["name", "client_id", "client_secret"] where !columns.contains(required) {
                 throw ReadError(description: "table \(table) has no column \(required)")
             }
-            let selected = columns.filter { PlaintextRow.fields.contains($0) }
+            let selected = columns.filter { PlaintextEntry.fields.contains($0) }
             let list = selected.map { $0.quotedDatabaseIdentifier }.joined(separator: ", ")
             let rows = try Row.fetchAll(db, sql: "SELECT \(list) FROM \(table.quotedDatabaseIdentifier) ORDER BY rowid")
             return rows.enumerated().map { index, row in
-                var plaintext = PlaintextRow(position: index + 1, values: [:])
+                var plaintext = PlaintextEntry(index: index + 1)
                 for column in selected {
-                    let value: PlaintextRow.Value?
+                    let value: PlaintextEntry.Value?
                     switch row[column] as DatabaseValue {
                     case let stored where stored.isNull: value = nil
                     case let stored:

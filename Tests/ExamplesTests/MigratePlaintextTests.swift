@@ -27,7 +27,7 @@ struct MigratePlaintextTests {
         [
             "name": "bolt", "client_id": "bolt-public", "client_secret": "bolt-secret-44ac",
             "refresh_token": "bolt-refresh-0d3f", "access_token": "bolt-access-9e2a",
-            "access_token_expires_at": "2099-01-01T00:00:00Z", "scopes": "api offline_access",
+            "expires_at": "2099-01-01T00:00:00Z", "scope": "api offline_access",
         ],
         [
             "name": "crate", "client_id": "crate-public", "client_secret": "crate-secret-7c1d", "mode": "basic",
@@ -89,23 +89,23 @@ struct MigratePlaintextTests {
                 sql: """
                     CREATE TABLE sendcloud_tokens (
                         id INTEGER PRIMARY KEY, name TEXT, client_id TEXT, client_secret TEXT, refresh_token TEXT,
-                        access_token TEXT, access_token_expires_at INTEGER, token_url TEXT, mode TEXT, scopes TEXT,
+                        access_token TEXT, expires_at INTEGER, token_url TEXT, mode TEXT, scope TEXT,
                         created_at TEXT)
                     """
             )
             for row in Self.rows {
-                let expiry = (row["access_token_expires_at"])
+                let expiry = (row["expires_at"])
                     .flatMap { ISO8601DateFormatter().date(from: $0) }.map { Int($0.timeIntervalSince1970) }
                 try db.execute(
                     sql: """
                         INSERT INTO sendcloud_tokens (name, client_id, client_secret, refresh_token, access_token,
-                            access_token_expires_at, token_url, mode, scopes, created_at)
+                            expires_at, token_url, mode, scope, created_at)
                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '2024-01-01')
                         """,
                     arguments: [
                         row["name"], row["client_id"], row["client_secret"],
                         row["refresh_token"], row["access_token"], expiry,
-                        row["token_url"], row["mode"], row["scopes"],
+                        row["token_url"], row["mode"], row["scope"],
                     ]
                 )
             }
@@ -138,8 +138,8 @@ struct MigratePlaintextTests {
         let result = try await migrate(vault, ["--json", input])
         #expect(result.status == 65, "\(result)")
         #expect(try await vault.vault.accounts().isEmpty)
-        #expect(result.stderr.contains("row 4 ('dent'): mode must be"))
-        #expect(result.stderr.contains("row 5: name is not a valid account name"))
+        #expect(result.stderr.contains("entry 4 ('dent'): mode must be"))
+        #expect(result.stderr.contains("entry 5: name is not a valid account name"))
         #expect(result.stderr.contains("nothing was stored"))
         for secret in Self.secrets + ["dent-secret-ff01", "dent-refresh-aa17", "secret-in-name-5e5e", "3b3b"] {
             #expect(!(result.stdout + result.stderr).contains(secret))
@@ -165,7 +165,7 @@ struct MigratePlaintextTests {
 
         let refused = try await migrate(vault, ["--json", input])
         #expect(refused.status == 65, "\(refused)")
-        #expect(refused.stderr.contains("row 1 ('acme'): an account of this name exists"))
+        #expect(refused.stderr.contains("entry 1 ('acme'): an account of this name exists"))
         try await expectSealed(Self.rows, in: vault)
 
         let replaced = try await migrate(vault, ["--json", input, "--replace"])

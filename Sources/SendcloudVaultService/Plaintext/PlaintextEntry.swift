@@ -52,6 +52,13 @@ public struct PlaintextEntry: Sendable {
         /// What is wrong, naming fields only.
         public var message: String
 
+        /// Creates a problem.
+        public init(index: Int, name: AccountName? = nil, message: String) {
+            self.index = index
+            self.name = name
+            self.message = message
+        }
+
         /// `entry 4 ('acme'): client_secret is missing or empty`.
         public var description: String { "entry \(index)\(name.map { " ('\($0)')" } ?? ""): \(message)" }
     }
