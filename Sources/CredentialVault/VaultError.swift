@@ -21,6 +21,7 @@ public struct VaultError: Error, Sendable, CustomStringConvertible, CustomDebugS
             case storage = "storage"
             case unavailable = "unavailable"
             case accessDenied = "access-denied"
+            case secretCommandFailed = "secret-command-failed"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -52,6 +53,9 @@ public struct VaultError: Error, Sendable, CustomStringConvertible, CustomDebugS
         public static let unavailable = Code(.unavailable)
         /// A database server refused the credentials or the role lacks a privilege: a configuration problem.
         public static let accessDenied = Code(.accessDenied)
+        /// A key or passphrase command (``SecretCommand``) failed: it exited non-zero, died of a signal, printed
+        /// nothing or too much, or timed out.
+        public static let secretCommandFailed = Code(.secretCommandFailed)
 
         /// A short kebab-case name (`wrong-key`, `integrity-failure`, ...).
         public var description: String { base.rawValue }

@@ -107,7 +107,9 @@ public final class VaultService: Service, Sendable {
 
     /// Opens and unlocks the vault as the CLI does, from the environment: the location in `SENDCLOUD_VAULT` (else the
     /// default file), the secret from the first of `SENDCLOUD_VAULT_KEY_FILE`, `SENDCLOUD_VAULT_KEY`,
-    /// `SENDCLOUD_VAULT_PASSPHRASE_FILE`, `SENDCLOUD_VAULT_PASSPHRASE` (``VaultUnlockSource``). Throws
+    /// `SENDCLOUD_VAULT_KEY_COMMAND`, `SENDCLOUD_VAULT_PASSPHRASE_FILE`, `SENDCLOUD_VAULT_PASSPHRASE`,
+    /// `SENDCLOUD_VAULT_PASSPHRASE_COMMAND` (``VaultUnlockSource``; a command runs synchronously, up to its timeout,
+    /// ``SecretCommand``). Throws
     /// ``VaultError/Code/invalidInput`` when none is set.
     public static func openFromEnvironment(
         configuration: Configuration = Configuration(),

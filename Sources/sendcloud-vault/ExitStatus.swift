@@ -58,7 +58,7 @@ enum ExitStatus {
 
     static func exitCode(for code: VaultError.Code) -> Int32 {
         switch code {
-        case .wrongKey: unlockFailed
+        case .wrongKey, .secretCommandFailed: unlockFailed
         case .integrityFailure: integrity
         case .notFound, .noVault: noInput
         case .alreadyExists, .vaultExists: cannotCreate

@@ -39,6 +39,28 @@ struct GlobalOptions: ParsableArguments {
     )
     var passphraseFile: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Unlock with the base64 key this command prints (run with /bin/sh -c, stdin closed, killed after 30 s or "
+                + "SENDCLOUD_VAULT_COMMAND_TIMEOUT seconds; env SENDCLOUD_VAULT_KEY_COMMAND). Tried after the key file "
+                + "and SENDCLOUD_VAULT_KEY. The command line is not secret: put no secret in it.",
+            valueName: "command"
+        )
+    )
+    var keyCommand: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Unlock with the passphrase this command prints, one trailing newline stripped (env "
+                + "SENDCLOUD_VAULT_PASSPHRASE_COMMAND). Tried after the passphrase file and "
+                + "SENDCLOUD_VAULT_PASSPHRASE.",
+            valueName: "command"
+        )
+    )
+    var passphraseCommand: String?
+
     /// The vault location as given: `--vault`, `SENDCLOUD_VAULT`, `$XDG_DATA_HOME/…`, `~/.local/share/…`.
     var vaultPath: String { vault ?? VaultLocation.environmentText() }
 
@@ -53,18 +75,23 @@ struct GlobalOptions: ParsableArguments {
     /// `--key-file`, else `SENDCLOUD_VAULT_KEY_FILE`.
     var keyFilePath: String? { VaultUnlockSource.keyFilePath(keyFile) }
 
-    /// The key-file key given by `--key-file`, `SENDCLOUD_VAULT_KEY_FILE` or `SENDCLOUD_VAULT_KEY`, if any.
+    /// The key-file key given by `--key-file`, `SENDCLOUD_VAULT_KEY_FILE`, `SENDCLOUD_VAULT_KEY`, `--key-command` or
+    /// `SENDCLOUD_VAULT_KEY_COMMAND`, if any.
     func givenKey(_ input: SecretInput) throws -> KeyFileKey? {
-        guard let source = VaultUnlockSource.keySource(keyFile: keyFile),
+        guard let source = VaultUnlockSource.keySource(keyFile: keyFile, keyCommand: keyCommand),
             case .key(let key) = try input.unlockSecret(from: source)
         else { return nil }
         return key
     }
 
-    /// The passphrase given by `--passphrase-file`, `SENDCLOUD_VAULT_PASSPHRASE_FILE` or
-    /// `SENDCLOUD_VAULT_PASSPHRASE`, if any.
+    /// The passphrase given by `--passphrase-file`, `SENDCLOUD_VAULT_PASSPHRASE_FILE`, `SENDCLOUD_VAULT_PASSPHRASE`,
+    /// `--passphrase-command` or `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`, if any.
     func givenPassphrase(_ input: SecretInput) throws -> SecureBytes? {
-        guard let source = VaultUnlockSource.passphraseSource(passphraseFile: passphraseFile),
+        guard
+            let source = VaultUnlockSource.passphraseSource(
+                passphraseFile: passphraseFile,
+                passphraseCommand: passphraseCommand
+            ),
             case .passphrase(let passphrase) = try input.unlockSecret(from: source)
         else { return nil }
         return passphrase
@@ -75,9 +102,12 @@ struct GlobalOptions: ParsableArguments {
     /// Refuses (64) more than one secret from standard input among the unlock sources and `paths`, before anything
     /// is read.
     func requireAtMostOneStdin(_ paths: [String?]) throws {
-        let unlockPath =
-            VaultUnlockSource.keyFilePath(keyFile)
-            ?? VaultUnlockSource.passphraseSource(passphraseFile: passphraseFile)?.path
+        let unlockPath = VaultUnlockSource.first(
+            keyFile: keyFile,
+            keyCommand: keyCommand,
+            passphraseFile: passphraseFile,
+            passphraseCommand: passphraseCommand
+        )?.path
         if ([unlockPath] + paths).filter({ $0 == "-" }).count > 1 {
             throw CLIError.usage("only one secret can come from standard input ('-')")
         }
@@ -86,7 +116,12 @@ struct GlobalOptions: ParsableArguments {
     /// The unlock secret (the library's order and checks, ``VaultUnlockSource``): the first source present is the
     /// only one tried; a prompt only on a terminal.
     func unlockSecret(_ input: SecretInput) throws -> UnlockSecret {
-        if let source = VaultUnlockSource.first(keyFile: keyFile, passphraseFile: passphraseFile) {
+        if let source = VaultUnlockSource.first(
+            keyFile: keyFile,
+            keyCommand: keyCommand,
+            passphraseFile: passphraseFile,
+            passphraseCommand: passphraseCommand
+        ) {
             return try input.unlockSecret(from: source)
         }
         guard SecretInput.isInteractive else {

@@ -13,11 +13,12 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a vault with a passphrase slot and/or a key-file slot.",
         discussion: """
-            Every unlock source present becomes a key slot: a key from --key-file, SENDCLOUD_VAULT_KEY_FILE or \
-            SENDCLOUD_VAULT_KEY; a passphrase from --passphrase-file, SENDCLOUD_VAULT_PASSPHRASE_FILE or \
-            SENDCLOUD_VAULT_PASSPHRASE; a new random key written to --generate-key-file (mode 0600, never \
-            overwritten). With none of these, the passphrase is asked twice on the terminal; without a terminal, \
-            init fails (78). The vault file is created 0600 in a 0700 directory. Exits 73 if a vault exists there.
+            Every unlock source present becomes a key slot: a key from --key-file, SENDCLOUD_VAULT_KEY_FILE, \
+            SENDCLOUD_VAULT_KEY, --key-command or SENDCLOUD_VAULT_KEY_COMMAND (the first of these present); a \
+            passphrase from --passphrase-file, SENDCLOUD_VAULT_PASSPHRASE_FILE, SENDCLOUD_VAULT_PASSPHRASE, \
+            --passphrase-command or SENDCLOUD_VAULT_PASSPHRASE_COMMAND (likewise); a new random key written to \
+            --generate-key-file (mode 0600, never overwritten). With none of these, the passphrase is asked twice \
+            on the terminal; without a terminal, init fails (78). The vault file is created 0600 in a 0700 directory. Exits 73 if a vault exists there.
             """
     )
 

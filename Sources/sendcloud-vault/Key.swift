@@ -65,7 +65,14 @@ struct KeyList: AsyncParsableCommand {
 struct KeyAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file PATH)."
+        abstract: "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file or --new-key-command).",
+        discussion: """
+            Unlock as usual (--key-command and --passphrase-command here unlock the vault; they do not name the \
+            new slot's secret). The new passphrase of --passphrase comes from --new-passphrase-file, \
+            SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE, SENDCLOUD_VAULT_NEW_PASSPHRASE, --new-passphrase-command or is \
+            asked twice. --new-key-command CMD adds a key-file slot for the base64 key CMD prints (run with \
+            /bin/sh -c like --key-command), so the vault can later be unlocked with --key-command CMD.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -80,9 +87,18 @@ struct KeyAdd: AsyncParsableCommand {
     )
     var generateKeyFile: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Add a key-file slot for the base64 key this command prints (run as --key-command is).",
+            valueName: "command"
+        )
+    )
+    var newKeyCommand: String?
+
     func validate() throws {
-        guard passphrase != (generateKeyFile != nil) else {
-            throw ValidationError("give exactly one of --passphrase and --generate-key-file")
+        guard [passphrase, generateKeyFile != nil, newKeyCommand != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --passphrase, --generate-key-file and --new-key-command")
         }
     }
 
@@ -97,6 +113,16 @@ struct KeyAdd: AsyncParsableCommand {
                 unlink(generateKeyFile)
                 throw error
             }
+        } else if let newKeyCommand {
+            let command = SecretCommand(
+                newKeyCommand,
+                origin: "--new-key-command",
+                timeout: SecretCommand.environmentTimeout
+            )
+            guard case .key(let key) = try input.unlockSecret(from: .keyCommand(command)) else {
+                throw CLIError.failure("--new-key-command did not yield a key")
+            }
+            slot = try await vault.addSlot(.key(key))
         } else {
             slot = try await vault.addSlot(.passphrase(try newPassphrase.read(input), newPassphrase.kdf.limits))
         }

@@ -20,7 +20,8 @@ enum KDFChoice: String, ExpressibleByArgument, CaseIterable {
     }
 }
 
-/// Where a *new* passphrase comes from (`passwd`, `key add --passphrase`).
+/// Where a *new* passphrase comes from (`passwd`, `key add --passphrase`): a file, the environment, a command, then
+/// the terminal.
 struct NewPassphraseOptions: ParsableArguments {
     @Option(
         name: .long,
@@ -32,6 +33,16 @@ struct NewPassphraseOptions: ParsableArguments {
     )
     var newPassphraseFile: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Take the new passphrase from what this command prints (run as --passphrase-command is), when no "
+                + "new-passphrase file or variable is given.",
+            valueName: "command"
+        )
+    )
+    var newPassphraseCommand: String?
+
     @Option(name: .long, help: "Argon2id strength for the new passphrase: interactive (default), moderate, sensitive.")
     var kdf: KDFChoice = .interactive
 
@@ -40,10 +51,18 @@ struct NewPassphraseOptions: ParsableArguments {
             return try input.file(path, what: "new passphrase", requirePrivate: path != "-")
         }
         if let value = SecretInput.environment("SENDCLOUD_VAULT_NEW_PASSPHRASE") { return value }
+        if let newPassphraseCommand, !newPassphraseCommand.isEmpty {
+            let command = SecretCommand(
+                newPassphraseCommand,
+                origin: "--new-passphrase-command",
+                timeout: SecretCommand.environmentTimeout
+            )
+            return try input.commandOutput(command, what: "new passphrase")
+        }
         guard SecretInput.isInteractive else {
             throw CLIError.configuration(
-                "no new passphrase without a terminal: use --new-passphrase-file, SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE "
-                    + "or SENDCLOUD_VAULT_NEW_PASSPHRASE"
+                "no new passphrase without a terminal: use --new-passphrase-file, SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE, "
+                    + "SENDCLOUD_VAULT_NEW_PASSPHRASE or --new-passphrase-command"
             )
         }
         return try SecretInput.prompt("New vault passphrase: ", confirm: true)

@@ -6,8 +6,8 @@ struct Passwd: AsyncParsableCommand {
         abstract: "Change the vault passphrase (rewraps the data key only).",
         discussion: """
             Unlock as usual; the new passphrase comes from --new-passphrase-file, SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE, \
-            SENDCLOUD_VAULT_NEW_PASSPHRASE or is asked twice. Changes the slot that unlocked the vault, or the only \
-            passphrase slot when unlocked with a key.
+            SENDCLOUD_VAULT_NEW_PASSPHRASE, --new-passphrase-command or is asked twice. Changes the slot that \
+            unlocked the vault, or the only passphrase slot when unlocked with a key.
             """
     )
 

@@ -36,6 +36,11 @@ final class SecretInput {
         return try Self.translatingErrors { () throws(VaultError) in try source.secret() }
     }
 
+    /// Runs a key or passphrase command (``SecretCommand``) and returns what it printed; a failure is 77.
+    func commandOutput(_ command: SecretCommand, what: String) throws -> SecureBytes {
+        try Self.translatingErrors { () throws(VaultError) in try command.run(what: what) }
+    }
+
     /// Standard input supplies at most one secret per invocation (64 for a second).
     private func claimStandardInput(for what: String) throws {
         if let earlier = stdinTakenFor {

@@ -10,15 +10,20 @@ import Darwin
 /// The first source present is the only one tried (a wrong key never falls through to a passphrase):
 /// 1. a key file: the path given (the CLI's `--key-file`), else `SENDCLOUD_VAULT_KEY_FILE`;
 /// 2. a base64 key in `SENDCLOUD_VAULT_KEY`;
-/// 3. a passphrase file: the path given (`--passphrase-file`; `-` is standard input), else
+/// 3. a key command: the command given (`--key-command`), else `SENDCLOUD_VAULT_KEY_COMMAND`; it prints the base64
+///    key (``SecretCommand``);
+/// 4. a passphrase file: the path given (`--passphrase-file`; `-` is standard input), else
 ///    `SENDCLOUD_VAULT_PASSPHRASE_FILE`;
-/// 4. a passphrase in `SENDCLOUD_VAULT_PASSPHRASE`.
+/// 5. a passphrase in `SENDCLOUD_VAULT_PASSPHRASE`;
+/// 6. a passphrase command: the command given (`--passphrase-command`), else
+///    `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`; it prints the passphrase.
 ///
-/// With none of them ``first(keyFile:passphraseFile:)`` is `nil`: the caller prompts on a terminal (the CLI does)
-/// or fails. A key file, and a passphrase file other than standard input, must be a regular file without any group
-/// or other permission bit (mode & 077 == 0), else ``VaultError/Code/unsafePermissions``; see
-/// ``readSecretFile(_:what:requirePrivate:)`` for the rest of the rules on files. Secrets are read into
-/// ``SecureBytes`` and never pass through `String`.
+/// With none of them ``first(keyFile:keyCommand:passphraseFile:passphraseCommand:)`` is `nil`: the caller prompts on
+/// a terminal (the CLI does) or fails. A key file, and a passphrase file other than standard input, must be a
+/// regular file without any group or other permission bit (mode & 077 == 0), else
+/// ``VaultError/Code/unsafePermissions``; see ``readSecretFile(_:what:requirePrivate:)`` for the rest of the rules
+/// on files, and ``SecretCommand`` for how commands run. Commands from the command line or the environment get
+/// ``SecretCommand/environmentTimeout``. Secrets are read into ``SecureBytes`` and never pass through `String`.
 public enum VaultUnlockSource: Sendable, Hashable {
     /// A file holding the base64 key-file key.
     case keyFile(path: String)
@@ -28,6 +33,10 @@ public enum VaultUnlockSource: Sendable, Hashable {
     case passphraseFile(path: String)
     /// An environment variable holding the passphrase.
     case passphraseVariable(String)
+    /// A command that prints the base64 key-file key.
+    case keyCommand(SecretCommand)
+    /// A command that prints the passphrase.
+    case passphraseCommand(SecretCommand)
 
     /// `SENDCLOUD_VAULT_KEY_FILE`: the path of a key file.
     public static let keyFileVariable = "SENDCLOUD_VAULT_KEY_FILE"
@@ -37,33 +46,71 @@ public enum VaultUnlockSource: Sendable, Hashable {
     public static let passphraseFileVariable = "SENDCLOUD_VAULT_PASSPHRASE_FILE"
     /// `SENDCLOUD_VAULT_PASSPHRASE`: the passphrase itself.
     public static let passphraseVariableName = "SENDCLOUD_VAULT_PASSPHRASE"
+    /// `SENDCLOUD_VAULT_KEY_COMMAND`: a command (run with `/bin/sh -c`) that prints the base64 key.
+    public static let keyCommandVariable = "SENDCLOUD_VAULT_KEY_COMMAND"
+    /// `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`: a command (run with `/bin/sh -c`) that prints the passphrase.
+    public static let passphraseCommandVariable = "SENDCLOUD_VAULT_PASSPHRASE_COMMAND"
+    /// The CLI's flag for a key command, as messages name it.
+    public static let keyCommandFlag = "--key-command"
+    /// The CLI's flag for a passphrase command, as messages name it.
+    public static let passphraseCommandFlag = "--passphrase-command"
 
     /// The sources in order, for messages that name them.
     public static let sourcesDescription =
-        "--key-file, SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY, --passphrase-file, "
-        + "SENDCLOUD_VAULT_PASSPHRASE_FILE or SENDCLOUD_VAULT_PASSPHRASE"
+        "--key-file, SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY, --key-command, SENDCLOUD_VAULT_KEY_COMMAND, "
+        + "--passphrase-file, SENDCLOUD_VAULT_PASSPHRASE_FILE, SENDCLOUD_VAULT_PASSPHRASE, --passphrase-command or "
+        + "SENDCLOUD_VAULT_PASSPHRASE_COMMAND"
 
     /// The unlock source in effect: the first of the key sources and the passphrase sources present, else `nil`.
     /// - Parameters:
     ///   - keyFile: a key-file path given explicitly (it beats `SENDCLOUD_VAULT_KEY_FILE`).
+    ///   - keyCommand: a key command given explicitly (`--key-command`; it beats `SENDCLOUD_VAULT_KEY_COMMAND`).
     ///   - passphraseFile: a passphrase-file path given explicitly (it beats `SENDCLOUD_VAULT_PASSPHRASE_FILE`).
-    public static func first(keyFile: String? = nil, passphraseFile: String? = nil) -> VaultUnlockSource? {
-        keySource(keyFile: keyFile) ?? passphraseSource(passphraseFile: passphraseFile)
+    ///   - passphraseCommand: a passphrase command given explicitly (`--passphrase-command`; it beats
+    ///     `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`).
+    public static func first(
+        keyFile: String? = nil,
+        keyCommand: String? = nil,
+        passphraseFile: String? = nil,
+        passphraseCommand: String? = nil
+    ) -> VaultUnlockSource? {
+        keySource(keyFile: keyFile, keyCommand: keyCommand)
+            ?? passphraseSource(passphraseFile: passphraseFile, passphraseCommand: passphraseCommand)
     }
 
-    /// The key source present, if any: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`, else `SENDCLOUD_VAULT_KEY`.
-    public static func keySource(keyFile: String? = nil) -> VaultUnlockSource? {
+    /// The key source present, if any: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`, else `SENDCLOUD_VAULT_KEY`, else
+    /// `keyCommand`, else `SENDCLOUD_VAULT_KEY_COMMAND`.
+    public static func keySource(keyFile: String? = nil, keyCommand: String? = nil) -> VaultUnlockSource? {
         if let path = keyFilePath(keyFile) { return .keyFile(path: path) }
         if isSet(keyVariableName) { return .keyVariable(keyVariableName) }
+        if let command = command(keyCommand, flag: keyCommandFlag, variable: keyCommandVariable) {
+            return .keyCommand(command)
+        }
         return nil
     }
 
     /// The passphrase source present, if any: `passphraseFile`, else `SENDCLOUD_VAULT_PASSPHRASE_FILE`, else
-    /// `SENDCLOUD_VAULT_PASSPHRASE`.
-    public static func passphraseSource(passphraseFile: String? = nil) -> VaultUnlockSource? {
+    /// `SENDCLOUD_VAULT_PASSPHRASE`, else `passphraseCommand`, else `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`.
+    public static func passphraseSource(
+        passphraseFile: String? = nil,
+        passphraseCommand: String? = nil
+    ) -> VaultUnlockSource? {
         if let path = passphraseFile ?? plainValue(passphraseFileVariable) { return .passphraseFile(path: path) }
         if isSet(passphraseVariableName) { return .passphraseVariable(passphraseVariableName) }
+        if let command = command(passphraseCommand, flag: passphraseCommandFlag, variable: passphraseCommandVariable) {
+            return .passphraseCommand(command)
+        }
         return nil
+    }
+
+    /// The command given explicitly (named by `flag` in messages), else the one in `variable`, with
+    /// ``SecretCommand/environmentTimeout``. An empty command counts as none.
+    private static func command(_ given: String?, flag: String, variable: String) -> SecretCommand? {
+        if let given, !given.isEmpty {
+            return SecretCommand(given, origin: flag, timeout: SecretCommand.environmentTimeout)
+        }
+        guard let value = plainValue(variable) else { return nil }
+        return SecretCommand(value, origin: variable, timeout: SecretCommand.environmentTimeout)
     }
 
     /// The key-file path in effect: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`.
@@ -75,7 +122,7 @@ public enum VaultUnlockSource: Sendable, Hashable {
     public var path: String? {
         switch self {
         case .keyFile(let path), .passphraseFile(let path): path
-        case .keyVariable, .passphraseVariable: nil
+        case .keyVariable, .passphraseVariable, .keyCommand, .passphraseCommand: nil
         }
     }
 
@@ -85,8 +132,8 @@ public enum VaultUnlockSource: Sendable, Hashable {
     /// What the source supplies, for messages: `vault key` or `passphrase`.
     public var secretName: String {
         switch self {
-        case .keyFile, .keyVariable: "vault key"
-        case .passphraseFile, .passphraseVariable: "passphrase"
+        case .keyFile, .keyVariable, .keyCommand: "vault key"
+        case .passphraseFile, .passphraseVariable, .passphraseCommand: "passphrase"
         }
     }
 
@@ -94,7 +141,8 @@ public enum VaultUnlockSource: Sendable, Hashable {
     /// ``VaultError/Code/unsafePermissions`` for a key or passphrase file others may read,
     /// ``VaultError/Code/invalidInput`` for a file that is not regular, empty, too large or holds a NUL byte,
     /// ``VaultError/Code/wrongKey`` for a key that is not base64 of 32 bytes, ``VaultError/Code/storage`` when
-    /// reading fails; ``VaultError/Code/invalidInput`` also for a variable that is no longer set.
+    /// reading fails; ``VaultError/Code/invalidInput`` also for a variable that is no longer set;
+    /// ``VaultError/Code/secretCommandFailed`` for a command that fails (``SecretCommand/run(what:)``).
     public func secret() throws(VaultError) -> UnlockSecret {
         switch self {
         case .keyFile(let path):
@@ -106,10 +154,15 @@ public enum VaultUnlockSource: Sendable, Hashable {
             return .passphrase(try Self.readSecretFile(path, what: secretName, requirePrivate: path != "-"))
         case .passphraseVariable(let name):
             return .passphrase(try Self.variable(name))
+        case .keyCommand(let command):
+            return .key(try Self.parseKey(try command.run(what: secretName), from: "the output of \(command.origin)"))
+        case .passphraseCommand(let command):
+            return .passphrase(try command.run(what: secretName))
         }
     }
 
-    private static func parseKey(_ text: SecureBytes, from source: String) throws(VaultError) -> KeyFileKey {
+    /// Parses a base64 vault key; `source` names where it came from (never the text itself).
+    static func parseKey(_ text: SecureBytes, from source: String) throws(VaultError) -> KeyFileKey {
         do { return try KeyFileKey(base64Text: text) } catch {
             throw VaultError(.wrongKey, "\(source) does not hold a vault key (base64 of 32 bytes)")
         }
