@@ -10,12 +10,16 @@ struct SendcloudVault: AsyncParsableCommand {
             environment variable, or a no-echo prompt on a terminal.
 
             Unlocking, first match wins: --key-file / SENDCLOUD_VAULT_KEY_FILE, SENDCLOUD_VAULT_KEY (base64), \
-            --passphrase-file / SENDCLOUD_VAULT_PASSPHRASE_FILE, SENDCLOUD_VAULT_PASSPHRASE, then a prompt.
+            --key-command / SENDCLOUD_VAULT_KEY_COMMAND, --passphrase-file / SENDCLOUD_VAULT_PASSPHRASE_FILE, \
+            SENDCLOUD_VAULT_PASSPHRASE, --passphrase-command / SENDCLOUD_VAULT_PASSPHRASE_COMMAND, then a prompt. \
+            A command runs with /bin/sh -c, stdin closed, and prints the key (base64) or the passphrase; one that \
+            fails, prints nothing or runs longer than 30 s (SENDCLOUD_VAULT_COMMAND_TIMEOUT seconds) exits 77 \
+            with its stderr summarised.
             """,
         version: "0.1.0",
         subcommands: [
             Init.self, Add.self, Login.self, Token.self, Refresh.self, Show.self, List.self, Remove.self, Verify.self,
-            Passwd.self, Key.self, RotateKey.self,
+            Passwd.self, Key.self, RotateKey.self, Export.self, Import.self,
         ]
     )
 }

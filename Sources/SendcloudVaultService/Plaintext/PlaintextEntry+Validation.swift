@@ -1,4 +1,4 @@
-public import CredentialVault
+import CredentialVault
 
 extension PlaintextEntry {
     /// Every entry validated, or every problem found: the entries are all valid, no name appears twice, or nothing is

@@ -1,0 +1,106 @@
+import ArgumentParser
+import CredentialVault
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a sealed backup of every account (metadata, status, generation, secrets) to FILE.",
+        discussion: """
+            The backup is sealed under its own secret, not the vault's: a key from --backup-key-file (base64 of 32 \
+            bytes, mode 0600) or a new random one written to --generate-backup-key-file (0600, never overwritten); \
+            else a passphrase from --backup-passphrase-file, SENDCLOUD_VAULT_BACKUP_PASSPHRASE, or asked twice on \
+            the terminal (Argon2id, --kdf). Without any of these and without a terminal, export fails (78).
+
+            The file is one authenticated unit with a format version; 'import' restores it into any vault, whatever \
+            its key or store. It is written atomically (a temporary file in the same directory, synced, then \
+            renamed), mode 0600. An existing FILE is refused (73) unless --force; a directory that group or others \
+            can write (and that is not sticky, as /tmp is) is refused (78). The snapshot waits for refreshes in \
+            flight to commit.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var backupSecret: BackupSecretOptions
+
+    @Argument(help: "The backup file to write.")
+    var file: String
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seal under a new random backup key, written (base64) to this file (mode 0600, never overwritten).",
+            valueName: "path"
+        )
+    )
+    var generateBackupKeyFile: String?
+
+    @Option(name: .long, help: "Argon2id strength for a backup passphrase: interactive (default), moderate, sensitive.")
+    var kdf: KDFChoice = .interactive
+
+    @Flag(name: .long, help: "Replace FILE if it exists.")
+    var force = false
+
+    func run() async throws {
+        if generateBackupKeyFile != nil && backupSecret.isGiven {
+            throw CLIError.usage("--generate-backup-key-file makes the backup key: give no other backup secret")
+        }
+        try global.requireAtMostOneStdin(backupSecret.paths)
+        let input = SecretInput()
+        let vault = try await global.openVault(input)
+        let secret: BackupSecret
+        if let generateBackupKeyFile {
+            let key = KeyFileKey.generate()
+            try KeyFileWriter.create(key, at: generateBackupKeyFile)
+            secret = .key(key)
+        } else {
+            secret = try backupSecret.read(input, confirm: true)
+        }
+        let summary: BackupSummary
+        do {
+            summary = try await vault.exportBackup(
+                to: file,
+                secret: secret,
+                limits: kdf.limits,
+                overwrite: force
+            )
+        } catch {
+            if let generateBackupKeyFile { unlink(generateBackupKeyFile) }
+            if let error = error as? VaultError, error.code == .alreadyExists {
+                throw CLIError(
+                    exitCode: ExitStatus.cannotCreate,
+                    kind: error.code.description,
+                    message: "\(error.message); nothing was written (replace it with --force)"
+                )
+            }
+            throw error
+        }
+        let kdfText: Any = summary.secretKind == .passphrase ? kdf.limits.description : NSNull()
+        if global.json {
+            Output.printJSON(
+                [
+                    "file": file, "accounts": summary.accounts.count, "names": summary.accounts.map(\.rawValue),
+                    "secret": summary.secretKind.description, "kdf": kdfText, "bytes": summary.byteCount,
+                    "format_version": VaultBackup.formatVersion, "key_file": generateBackupKeyFile ?? NSNull(),
+                    "exported_at": Output.iso8601(summary.exportedAt),
+                ] as [String: Any]
+            )
+        } else {
+            print(
+                "Exported \(summary.accounts.count) account(s) to \(Output.inert(file)) "
+                    + "(sealed under a backup \(summary.secretKind == .passphrase ? "passphrase" : "key file"))."
+            )
+            if let generateBackupKeyFile {
+                print(
+                    "Backup key written to \(Output.inert(generateBackupKeyFile)) (keep it apart from the backup; "
+                        + "it opens it)."
+                )
+            }
+        }
+    }
+}
