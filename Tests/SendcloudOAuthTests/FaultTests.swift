@@ -280,7 +280,7 @@ struct PolicyTests {
         let receiver = try await LoopbackRedirectReceiver()
         #expect(receiver.port > 0)
         receiver.expect(state: "xyz")
-        let parameters = Task { try await receiver.waitForCallback(timeout: .seconds(10)) }
+        let parameters = Task { try await receiver.waitForCallback(timeout: .seconds(120)) }
         // The client and the receiver are closed whatever happens (a client dropped while running stops the whole test
         // process).
         try await withClosing(
@@ -317,7 +317,7 @@ struct PolicyTests {
         let receiver = try await LoopbackRedirectReceiver()
         let session = AuthorizationSession(redirectURI: receiver.redirectURI)
         receiver.expect(state: session.state)
-        let parameters = Task { try await receiver.waitForCallback(timeout: .seconds(10)) }
+        let parameters = Task { try await receiver.waitForCallback(timeout: .seconds(120)) }
         try await withClosing(
             receiver,
             close: { await $0.close() },
