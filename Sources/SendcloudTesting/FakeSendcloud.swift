@@ -22,6 +22,14 @@ import Synchronization
 ///   1000 + the number of the authorization (one per code exchange or ``issueRefreshToken(clientID:scope:)``) for
 ///   tokens of an authorization, else the `integration_id`: each tenant's consent looks like its own user.
 ///
+/// - `/dev/…`, only when started with `developmentRoutes: true` (as `sendcloud-dev-endpoint` does), for scripts that
+///   watch and steer a running server: `GET /dev/stats` answers ``Stats`` as a JSON object with snake_case keys
+///   (`token_requests`, `client_credentials_grants`, `refresh_grants`, …; counters only, never a token);
+///   `POST /dev/revoke?client_id=ID` is ``revokeAuthorizations(ofClient:)``; `POST
+///   /dev/access-token-lifetime?seconds=N` is ``setAccessTokenLifetime(seconds:)``. The `POST` routes require the
+///   header `Sendcloud-Dev-Control: 1` (403 without it), which a web page cannot send to another origin without
+///   the server's consent, so a page in a local browser cannot steer the server.
+///
 /// Faults can be queued (one per request, so several can be chained: 500, then a reset, then success) or made
 /// permanent to test a client's error handling. The server also measures what a client does to it: the most token
 /// requests it had in flight at once and the arrival time of each (``Stats``, ``tokenRequestArrivals``).
@@ -147,11 +155,15 @@ public final class FakeSendcloud: Sendable {
     ///     `localhost` (which means 127.0.0.1). Anything else throws ``StartError``: the server is a test double.
     ///   - port: The port, 0 (default) for any free port; read the one chosen from ``port``.
     ///   - clients: Client ids and their secrets to register at once (``registerClient(id:secret:)``).
+    ///   - developmentRoutes: Also serve the control routes under `/dev/` (see the type's documentation):
+    ///     counters, revoking a client's authorizations, the access-token lifetime. Default false; the
+    ///     `sendcloud-dev-endpoint` executable turns them on so that a script (the `demo`) can watch and steer it.
     ///   - logger: Where the HTTP server logs; nothing by default.
     public static func start(
         host: String = "127.0.0.1",
         port: Int = 0,
         clients: [String: String] = [:],
+        developmentRoutes: Bool = false,
         logger: Logger? = nil
     ) async throws -> FakeSendcloud {
         guard let bindHost = loopbackBindAddress(host) else {
@@ -168,6 +180,7 @@ public final class FakeSendcloud: Sendable {
         router.post("/oauth2/token") { request, context in await core.token(request, channel: context.channel) }
         router.get("/oauth2/auth") { request, _ in core.authorize(request) }
         router.get(RouterPath(userAuthMetadataPath)) { request, _ in core.userAuthMetadata(request) }
+        if developmentRoutes { core.addDevelopmentRoutes(to: router) }
 
         let logger = logger ?? Logger(label: "FakeSendcloud", factory: { _ in SwiftLogNoOpLogHandler() })
         let started = OneShot<Int>()
@@ -304,6 +317,15 @@ public final class FakeSendcloud: Sendable {
             }
             return revoked
         }
+    }
+
+    /// Revokes every authorization of `clientID` — each tenant's consent, as when merchants disconnect the
+    /// integration: every refresh token and access token of those chains stops working, and refreshing with them
+    /// answers `invalid_grant`. Tokens of `client_credentials` grants and the client itself stay valid. Returns
+    /// how many authorizations were still active.
+    @discardableResult
+    public func revokeAuthorizations(ofClient clientID: String) -> Int {
+        core.state.withLock { $0.revokeChains(ofClient: clientID) }
     }
 
     /// Default true. When false, refresh answers carry no `refresh_token` and the presented one stays valid.

@@ -148,6 +148,16 @@ struct FakeSendcloudState: Sendable {
         revokeAccessTokens(ofChain: chainID)
     }
 
+    /// Revokes every chain of `clientID`; returns how many were not revoked yet.
+    mutating func revokeChains(ofClient clientID: String) -> Int {
+        var revoked = 0
+        for (id, chain) in chains where chain.clientID == clientID {
+            if !chain.revoked { revoked += 1 }
+            revokeChain(id)
+        }
+        return revoked
+    }
+
     func isAccessTokenValid(_ token: String) -> Bool {
         guard let record = accessTokens[token], !record.revoked else { return false }
         if let chainID = record.chainID, chains[chainID]?.revoked ?? true { return false }

@@ -32,6 +32,18 @@ struct DevEndpoint: AsyncParsableCommand {
             WARNING: --accept-any-client makes the server accept ANY client id: the first secret presented for an \
             unknown client id registers it. Use it for local development only, never where others can reach the \
             port.
+
+            --issue-refresh-token CLIENT_ID=PATH (repeatable) starts an authorization for that client, as if a \
+            merchant had consented, and writes its refresh token to PATH, a new file (mode 0600; an existing file \
+            is refused), before the URLs are printed: add it with 'sendcloud-vault add NAME --refresh-token-file \
+            PATH'. Split at the first '='.
+
+            Control routes, for scripts such as ./demo (loopback only, like everything here): GET /dev/stats \
+            answers the server's counters as JSON (token_requests, client_credentials_grants, refresh_grants, \
+            invalid_grant, max_concurrent_token_requests, ...; never a token). POST /dev/revoke?client_id=ID \
+            revokes every authorization of that client (its refresh and access tokens: the next refresh is \
+            invalid_grant). POST /dev/access-token-lifetime?seconds=N changes the lifetime of tokens issued from \
+            then on. POST requests need the header 'Sendcloud-Dev-Control: 1' (403 without it).
             """
     )
 
@@ -53,6 +65,15 @@ struct DevEndpoint: AsyncParsableCommand {
     @Option(help: "The lifetime of issued access tokens, in seconds (expires_in).")
     var accessTokenLifetime = 3600
 
+    @Option(
+        name: .customLong("issue-refresh-token"),
+        help: ArgumentHelp(
+            "Write a fresh refresh token of this client to a new 0600 file before serving (repeatable).",
+            valueName: "client-id=path"
+        )
+    )
+    var refreshTokenFiles: [RefreshTokenFile] = []
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535") }
         guard accessTokenLifetime >= 0 else { throw ValidationError("--access-token-lifetime must be 0 or more") }
@@ -70,7 +91,7 @@ struct DevEndpoint: AsyncParsableCommand {
         let clients: [String: String]
         do {
             clients = try clientsFile.map(ClientsFile.read) ?? [:]
-        } catch let error as ClientsFile.Failure {
+        } catch let error as StartupFailure {
             FileHandle.standardError.write(Data("sendcloud-dev-endpoint: \(error.message)\n".utf8))
             throw ExitCode(error.exitCode)
         }
@@ -78,7 +99,7 @@ struct DevEndpoint: AsyncParsableCommand {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let server: FakeSendcloud
         do {
-            server = try await FakeSendcloud.start(host: host, port: port, clients: clients)
+            server = try await FakeSendcloud.start(host: host, port: port, clients: clients, developmentRoutes: true)
         } catch {
             FileHandle.standardError.write(Data("sendcloud-dev-endpoint: cannot serve: \(error)\n".utf8))
             throw ExitCode(error is FakeSendcloud.StartError ? 64 : 69)
@@ -93,6 +114,15 @@ struct DevEndpoint: AsyncParsableCommand {
                 )
             )
         }
+        for file in refreshTokenFiles {
+            do {
+                try file.write(server.issueRefreshToken(clientID: file.clientID))
+            } catch {
+                FileHandle.standardError.write(Data("sendcloud-dev-endpoint: \(error.message)\n".utf8))
+                await server.stop()
+                throw ExitCode(error.exitCode)
+            }
+        }
         print("token endpoint: \(server.tokenURL)")
         print("authorize endpoint: \(server.authorizeURL)")
         print("api: \(server.userAuthMetadataURL)")
@@ -104,11 +134,6 @@ struct DevEndpoint: AsyncParsableCommand {
 
 /// The `--clients-file`: a JSON object of client ids and secrets, readable by its owner only.
 enum ClientsFile {
-    struct Failure: Error {
-        var message: String
-        var exitCode: Int32
-    }
-
     static let maximumBytes = 1 << 20
 
     /// Opens `path` (no symlink at the last component), checks the opened file's mode and reads the object.
@@ -116,7 +141,7 @@ enum ClientsFile {
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
             let reason = String(cString: strerror(errno))
-            throw Failure(
+            throw StartupFailure(
                 message: "cannot open the clients file \(path): \(reason)",
                 exitCode: errno == ENOENT ? 66 : 78
             )
@@ -124,10 +149,10 @@ enum ClientsFile {
         let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         var status = stat()
         guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
-            throw Failure(message: "the clients file \(path) is not a regular file", exitCode: 78)
+            throw StartupFailure(message: "the clients file \(path) is not a regular file", exitCode: 78)
         }
         guard status.st_mode & 0o077 == 0 else {
-            throw Failure(
+            throw StartupFailure(
                 message: "the clients file \(path) is accessible by group or others (mode "
                     + String(status.st_mode & 0o777, radix: 8) + "): chmod 600 it",
                 exitCode: 78
@@ -135,18 +160,18 @@ enum ClientsFile {
         }
         let data = try handle.read(upToCount: maximumBytes + 1) ?? Data()
         guard data.count <= maximumBytes else {
-            throw Failure(message: "the clients file \(path) is larger than 1 MiB", exitCode: 65)
+            throw StartupFailure(message: "the clients file \(path) is larger than 1 MiB", exitCode: 65)
         }
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let clients = object as? [String: String]
         else {
-            throw Failure(
+            throw StartupFailure(
                 message: "the clients file \(path) is not a JSON object of strings, {\"client id\": \"secret\"}",
                 exitCode: 65
             )
         }
         guard clients.keys.allSatisfy({ !$0.isEmpty }) else {
-            throw Failure(message: "the clients file \(path) holds an empty client id", exitCode: 65)
+            throw StartupFailure(message: "the clients file \(path) holds an empty client id", exitCode: 65)
         }
         return clients
     }
