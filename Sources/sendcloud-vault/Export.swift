@@ -1,6 +1,7 @@
 import ArgumentParser
 import CredentialVault
 import Foundation
+import SendcloudVaultService
 
 #if canImport(Glibc)
 import Glibc
@@ -51,6 +52,7 @@ struct Export: AsyncParsableCommand {
             throw CLIError.usage("--generate-backup-key-file makes the backup key: give no other backup secret")
         }
         try global.requireAtMostOneStdin(backupSecret.paths)
+        try refuseOverwritingInputs()
         let input = SecretInput()
         let vault = try await global.openVault(input)
         let secret: BackupSecret
@@ -102,5 +104,40 @@ struct Export: AsyncParsableCommand {
                 )
             }
         }
+    }
+
+    /// Refuses (64) a FILE that is one of the command's own inputs — the vault file (or its `-wal`/`-shm`), the file
+    /// that unlocks it, the backup key or passphrase file, the key file to generate — so that `--force` cannot
+    /// replace the vault or the only copy of a key with the backup. Compared by path and by file identity (a hard
+    /// link or symbolic link to an input counts).
+    private func refuseOverwritingInputs() throws {
+        var inputs: [String] = []
+        let location = try global.vaultLocation()
+        if case VaultLocation.file(let path) = location { inputs += [path, path + "-wal", path + "-shm"] }
+        inputs += [
+            global.keyFilePath,
+            global.passphraseFile ?? SecretInput.plainEnvironment("SENDCLOUD_VAULT_PASSPHRASE_FILE"),
+        ]
+        .compactMap { $0 }
+        inputs += backupSecret.paths.compactMap { $0 }
+        if let generateBackupKeyFile { inputs.append(generateBackupKeyFile) }
+        let target = Self.identity(file)
+        let targetPath = URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path
+        for input in inputs where input != "-" {
+            let samePath = URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path == targetPath
+            if samePath || (target != nil && Self.identity(input) == target) {
+                throw CLIError.usage(
+                    "the backup file \(Output.inert(file)) is one of this command's inputs (\(Output.inert(input))); "
+                        + "write the backup elsewhere"
+                )
+            }
+        }
+    }
+
+    /// The device and inode of the file at `path` (symbolic links followed), if it exists.
+    private static func identity(_ path: String) -> [UInt64]? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return [UInt64(st.st_dev), UInt64(st.st_ino)]
     }
 }

@@ -23,7 +23,7 @@ extension Import {
             throw CLIError(
                 exitCode: ExitStatus.integrity,
                 kind: "invalid-plaintext",
-                message: "\(path) holds no entries; nothing was imported"
+                message: "\(Output.inert(path)) holds no entries; nothing was imported"
             )
         }
         let defaultTokenURL = try OAuthSession.tokenURL(tokenURL)
@@ -55,7 +55,7 @@ extension Import {
             ])
         } else {
             print(
-                "Imported \(valid.count) account(s) from \(path) (\(summary.added.count) added, "
+                "Imported \(valid.count) account(s) from \(Output.inert(path)) (\(summary.added.count) added, "
                     + "\(summary.replaced.count) replaced)."
             )
             for entry in valid {
@@ -67,8 +67,13 @@ extension Import {
         }
         Output.stderr(
             "The plaintext file still holds every secret in clear. Check the vault (sendcloud-vault list), then "
-                + "delete the file and every copy or backup of it: shred -u \(path)"
+                + "delete the file and every copy or backup of it: shred -u -- \(Self.shellQuoted(Output.inert(path)))"
         )
+    }
+
+    /// `text` in single quotes for a POSIX shell (a `'` written as `'\''`).
+    static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// How many entry problems a refused plaintext import lists.

@@ -59,6 +59,13 @@ struct Import: AsyncParsableCommand {
         let secret = try backupSecret.read(input, confirm: false)
         let backup = try await VaultBackup.read(from: file, secret: secret)
         let summary = try await vault.importAccounts(backup.accounts, replace: replace)
+        if backup.accounts.contains(where: { $0.secrets.refreshToken != nil }) {
+            // The source vault still holds the same rotating refresh tokens (the location warning cannot see this).
+            Output.stderr(
+                "The vault the backup came from holds the same refresh tokens: retire it. Only one vault may ever "
+                    + "refresh a tenant; the other's next refresh would revoke the tenant's authorization."
+            )
+        }
         if global.json {
             Output.printJSON(
                 [

@@ -52,7 +52,7 @@ struct ImportPlaintextTests {
         let file = try write(entries)
         let result = try await cli.succeed(["import", "--plaintext-json", file])
         #expect(result.stdout.contains("Imported 3 account(s)"), "\(result)")
-        #expect(result.stderr.contains("shred -u \(file)"), "\(result)")
+        #expect(result.stderr.contains("shred -u -- '\(file)'"), "\(result)")
         expectNoSecrets(result, secrets(of: entries))
 
         let bolt = try await cli.reveal("bolt")
@@ -169,4 +169,19 @@ struct ImportPlaintextTests {
         let empty = try await cli.vaultRun(["import", "--plaintext-json", try cli.writeFile("empty.json", "[]")])
         #expect(empty.status == 65, "\(empty)")
     }
+
+    @Test("a FIFO given as the file is refused at once, not read (no hang)")
+    func fifoRefused() async throws {
+        try await cli.initVault()
+        let fifo = cli.root + "/tokens.fifo"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let result = try await cli.vaultRun(["import", "--plaintext-json", fifo])
+        #expect(result.status == 66, "\(result)")
+        #expect(result.stderr.contains("is not a regular file"), "\(result)")
+        let backup = try await cli.vaultRun([
+            "import", fifo, "--backup-passphrase-file", try cli.writeFile("p", "pass-7a7a"),
+        ])
+        #expect(backup.status != 0 && backup.stderr.contains("not a regular file"), "\(backup)")
+    }
+
 }

@@ -251,4 +251,43 @@ struct KeyCommandTests {
         let keyAdd = try await cli.run(["key", "add", "--help"])
         #expect(keyAdd.stdout.contains("--new-key-command") && keyAdd.stdout.contains("--new-passphrase-command"))
     }
+
+    @Test("a command does not see this tool's secret variables (client secret, passphrases, PGPASSWORD)")
+    func secretsWithheldFromCommand() async throws {
+        let (file, _) = try keyCommand()
+        let dump = cli.root + "/env-dump"
+        let command = "env > '\(dump)'; cat '\(file)'"
+        let created = try await cli.run(["init", "--vault", cli.vault, "--key-command", command])
+        try #require(created.status == 0, "\(created)")
+        let withheld = [
+            "SENDCLOUD_CLIENT_SECRET": "withheld-client-secret-1a1a", "SENDCLOUD_REFRESH_TOKEN": "withheld-rt-2b2b",
+            "SENDCLOUD_VAULT_BACKUP_PASSPHRASE": "withheld-backup-3c3c", "PGPASSWORD": "withheld-pg-4d4d",
+            "SENDCLOUD_VAULT_NEW_PASSPHRASE": "withheld-new-5e5e",
+        ]
+        let added = try await cli.vaultRun(
+            ["add", "acme", "--client-id", "pub", "--key-command", command],
+            env: withheld.merging(["SENDCLOUD_VAULT_KEY_FILE": "", "VISIBLE_MARKER": "seen-6f6f"]) { $1 }
+        )
+        #expect(added.status == 0, "\(added)")
+        let seen = try String(contentsOfFile: dump, encoding: .utf8)
+        #expect(seen.contains("VISIBLE_MARKER=seen-6f6f"))
+        for value in withheld.values { #expect(!seen.contains(value), "a secret variable reached the command") }
+    }
+
+    @Test("a command that succeeds but leaves a background process holding stderr unlocks at once, not at the timeout")
+    func backgroundProcessKeepsStderr() async throws {
+        let (file, plain) = try keyCommand()
+        let created = try await cli.run(["init", "--vault", cli.vault, "--key-command", plain])
+        try #require(created.status == 0, "\(created)")
+        let lingering = "cat '\(file)'; sleep 30 >/dev/null &"
+        let started = ContinuousClock.now
+        let result = try await cli.vaultRun(
+            ["list", "--key-command", lingering],
+            env: ["SENDCLOUD_VAULT_KEY_FILE": "", "SENDCLOUD_VAULT_COMMAND_TIMEOUT": "20"]
+        )
+        #expect(result.status == 0, "\(result)")
+        // Not a timing assertion of speed: the command would have been killed at 20 s, and failed, had it waited.
+        #expect(ContinuousClock.now - started < .seconds(20), "\(result)")
+    }
+
 }

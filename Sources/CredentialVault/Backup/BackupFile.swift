@@ -105,7 +105,8 @@ enum BackupFile {
     /// - Throws: ``VaultError``: ``VaultError/Code/notFound`` (cannot open), ``VaultError/Code/invalidInput`` (not a
     ///   regular file), ``VaultError/Code/integrityFailure`` (too large to be a backup), ``VaultError/Code/storage``.
     static func read(_ path: String) throws(VaultError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking until it is known to be a regular file: a FIFO must not hang the open.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw VaultError(.notFound, "cannot read the backup \(path): \(String(cString: strerror(errno)))")
         }
@@ -114,6 +115,7 @@ enum BackupFile {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
             throw VaultError(.invalidInput, "the backup \(path) is not a regular file")
         }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         let limit = VaultBackup.maximumFileSize
         guard st.st_size <= limit else {
             throw VaultError(.integrityFailure, "\(path) is larger than \(limit) bytes: it is not a backup")

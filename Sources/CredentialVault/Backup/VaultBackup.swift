@@ -99,7 +99,9 @@ public struct VaultBackup: Sendable {
         let (header, keyCheck) = try BackupHeader.parse(bytes)
         let keys = try BackupKeys.derive(secret, for: header)
         guard keys.keyCheck(of: header.fields()) == keyCheck.withUnsafeBytes({ SecureBytes(copying: $0) }) else {
-            throw .wrongKey("the backup \(secret.kind) does not open this backup")
+            throw .wrongKey(
+                "the backup \(secret.kind == .keyFile ? "key file" : "passphrase") does not open this backup"
+            )
         }
         guard let opener = Sodium.SecretStreamOpener(header: header.streamHeader[...], key: keys.streamKey) else {
             throw .integrity("the backup's stream header is malformed")

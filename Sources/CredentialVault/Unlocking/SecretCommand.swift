@@ -140,8 +140,11 @@ public struct SecretCommand: Sendable, Hashable {
 
         var pid: pid_t = 0
         let arguments = ["/bin/sh", "-c", command]
+        let environment = Self.passedEnvironment()
         let status = Self.withCStrings(arguments) { argv in
-            posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, environ)
+            environment.withUnsafeBufferPointer { envp in
+                posix_spawn(&pid, "/bin/sh", &actions, &attributes, argv, envp.baseAddress!)
+            }
         }
         guard status == 0 else {
             close(out[0])
@@ -198,6 +201,32 @@ public struct SecretCommand: Sendable, Hashable {
             if let fd = Int32(name), fd > 2, fd != own { posix_spawn_file_actions_addclose(&actions, fd) }
         }
         #endif
+    }
+
+    /// How long standard error is still read once standard output is complete and the shell has exited.
+    static let stderrGrace = Duration.milliseconds(200)
+
+    /// The variables that hold this tool's secrets (and libpq's password): never passed to a command, which is often
+    /// a third party's tool (a KMS or secrets-manager CLI).
+    public static let withheldVariables = [
+        "SENDCLOUD_VAULT_KEY", "SENDCLOUD_VAULT_PASSPHRASE", "SENDCLOUD_VAULT_NEW_PASSPHRASE",
+        "SENDCLOUD_VAULT_BACKUP_PASSPHRASE", "SENDCLOUD_CLIENT_SECRET", "SENDCLOUD_REFRESH_TOKEN", "PGPASSWORD",
+    ]
+
+    /// The process's environment without ``withheldVariables``, as the pointers of `environ` (no entry is copied, so
+    /// no secret passes through a Swift string), NULL-terminated. Valid while the environment is not changed.
+    private static func passedEnvironment() -> [UnsafeMutablePointer<CChar>?] {
+        let prefixes = withheldVariables.map { Array(($0 + "=").utf8CString.dropLast()) }
+        var passed: [UnsafeMutablePointer<CChar>?] = []
+        var entry = environ
+        while let variable = entry.pointee {
+            let withheld = prefixes.contains { prefix in
+                prefix.withUnsafeBufferPointer { strncmp(variable, $0.baseAddress!, prefix.count) == 0 }
+            }
+            if !withheld { passed.append(variable) }
+            entry += 1
+        }
+        return passed + [nil]
     }
 
     private static func withCStrings<R>(
@@ -279,18 +308,36 @@ private struct RunningCommand {
     let stdout: Int32
     let stderr: Int32
 
-    /// Reads both pipes until they close, then waits for the process; at `deadline` (or when standard output
-    /// overflows) kills the whole group. Always closes the pipes and reaps the process.
+    /// Reads both pipes until they close — standard error only for ``SecretCommand/stderrGrace`` more once standard
+    /// output is complete and the shell has exited — then waits for the process; at `deadline` (or when standard
+    /// output overflows) kills the whole group. Always closes the pipes and reaps the process.
     func collect(deadline: ContinuousClock.Instant) -> Outcome {
         var errorBytes: [UInt8] = []
         var problem: Ending?
+        var leaderStatus: Int32?
         var length = 0
         let limit = VaultUnlockSource.maximumSecretFileSize
         let buffer = SecureBytes(count: limit + 1) { out in
             var open = [stdout, stderr]
             var scratch = [UInt8](repeating: 0, count: 4096)
+            var stderrGrace: ContinuousClock.Instant?
+            func exited() -> Bool {
+                var status: Int32 = 0
+                guard waitpid(pid, &status, WNOHANG) == pid else { return false }
+                leaderStatus = status
+                return true
+            }
             while !open.isEmpty && problem == nil {
-                let remaining = ContinuousClock.now.duration(to: deadline)
+                // Standard output is complete and the shell has exited: a background process it left (an agent
+                // started on first use) may hold standard error open for long; give it a moment, then stop reading.
+                if !open.contains(stdout) {
+                    if stderrGrace == nil, exited() { stderrGrace = .now + SecretCommand.stderrGrace }
+                    if let grace = stderrGrace, ContinuousClock.now >= grace { break }
+                }
+                let remaining = min(
+                    ContinuousClock.now.duration(to: deadline),
+                    open.contains(stdout) ? .seconds(3600) : .milliseconds(50)
+                )
                 guard remaining > .zero else {
                     problem = .timedOut
                     break
@@ -325,7 +372,10 @@ private struct RunningCommand {
         }
         close(stdout)
         close(stderr)
-        let ending = problem.map { finishKilled($0) } ?? wait(until: deadline)
+        let ending =
+            if let problem { leaderStatus == nil ? finishKilled(problem) : problem } else {
+                leaderStatus.map(Self.ending) ?? wait(until: deadline)
+            }
         return Outcome(stdout: buffer.slice(0..<min(length, limit)), stderr: errorBytes, ending: ending)
     }
 

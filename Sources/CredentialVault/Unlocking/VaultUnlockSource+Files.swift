@@ -32,7 +32,8 @@ extension VaultUnlockSource {
         if path == "-" {
             value = try readAll(fd: STDIN_FILENO, what: what)
         } else {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            // Non-blocking until it is known to be a regular file: a FIFO must not hang the open.
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else {
                 let reason = String(cString: strerror(errno))
                 throw VaultError(.notFound, "cannot read the \(what) file \(path): \(reason)")
@@ -42,6 +43,7 @@ extension VaultUnlockSource {
             guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
                 throw VaultError(.invalidInput, "the \(what) file \(path) is not a regular file")
             }
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
             if requirePrivate && st.st_mode & 0o077 != 0 {
                 throw VaultError(
                     .unsafePermissions,

@@ -16,10 +16,16 @@ extension PlaintextEntry {
     /// The entries of a JSON file holding an array of objects (DESIGN §6's plaintext format), in order. A field set to
     /// `null` counts as absent; keys that are not ``fields`` are counted, not kept.
     public static func entries(jsonFile path: String) throws(ReadError) -> [PlaintextEntry] {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw ReadError(isUnreadable: true, description: "cannot open \(path)")
+        // Non-blocking until it is known to be a regular file: a FIFO must not hang the open.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw ReadError(isUnreadable: true, description: "cannot open \(path)") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ReadError(isUnreadable: true, description: "\(path) is not a regular file")
         }
-        defer { try? handle.close() }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
         let data: Data
         do { data = try handle.read(upToCount: maximumJSONBytes + 1) ?? Data() } catch {
             throw ReadError(isUnreadable: true, description: "cannot read \(path)")
