@@ -9,7 +9,8 @@ import Glibc
 
 /// `export FILE` and `import FILE`: a sealed backup moved between vaults with different data keys, run as a user
 /// would with the built binary and a token endpoint on 127.0.0.1.
-@Suite("export and import of a sealed backup")
+// One test at a time: each starts many processes, and the whole suite shares two cores with timing-sensitive tests.
+@Suite("export and import of a sealed backup", .serialized)
 struct ExportImportTests {
     static let ccClient = "backup-cc-client"
     static let ccSecret = "backup-cc-secret-3f9a"

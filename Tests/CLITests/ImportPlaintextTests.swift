@@ -5,7 +5,8 @@ import Testing
 
 /// `import --plaintext-json FILE`: DESIGN §6's plaintext token list migrated into a vault, with the built binary and
 /// a real token endpoint on 127.0.0.1.
-@Suite("import --plaintext-json")
+// One test at a time: each starts many processes, and the whole suite shares two cores with timing-sensitive tests.
+@Suite("import --plaintext-json", .serialized)
 struct ImportPlaintextTests {
     static let clientID = "plaintext-client"
     static let clientSecret = "plaintext-client-secret-6b0e"

@@ -3,7 +3,8 @@ import Testing
 
 /// `--key-command` / `SENDCLOUD_VAULT_KEY_COMMAND` and `--passphrase-command` / `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`
 /// through the built binary: unlocking, `init` and `key add` slots, the order among sources, and the failures (77).
-@Suite("key and passphrase commands")
+// One test at a time: each starts many processes, and the whole suite shares two cores with timing-sensitive tests.
+@Suite("key and passphrase commands", .serialized)
 struct KeyCommandTests {
     let cli: CLIHarness
     let secret = "cs-keycommand-0b7e41"
