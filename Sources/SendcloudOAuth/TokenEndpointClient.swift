@@ -159,7 +159,7 @@ public struct TokenEndpointClient: Sendable {
         } catch {
             throw OAuthError(
                 .unreachable,
-                "the token endpoint did not answer: \(Self.describeTransport(error))",
+                "the token endpoint did not answer: \(TransportFailure.describe(error))",
                 underlying: error
             )
         }
@@ -263,13 +263,5 @@ public struct TokenEndpointClient: Sendable {
     /// `Retry-After` as seconds or an HTTP date (see ``Backoff/retryAfter(_:now:)``).
     static func retryAfter(_ headers: HTTPHeaders) -> Duration? {
         headers.first(name: "Retry-After").flatMap { Backoff.retryAfter($0) }
-    }
-
-    /// A short transport-error description without URLs' credentials or payloads.
-    static func describeTransport(_ error: any Error) -> String {
-        if let error = error as? HTTPClientError {
-            return String(describing: error).prefix(160).description
-        }
-        return String(describing: type(of: error)) + ": " + String(describing: error).prefix(160)
     }
 }

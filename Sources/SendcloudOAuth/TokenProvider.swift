@@ -50,6 +50,16 @@ public final class TokenProvider: Sendable {
 
         /// The defaults of DESIGN §5/§6.
         public init() {}
+
+        /// The scope a token request for `account` sends: a client-credentials grant sends the account's scopes, else
+        /// ``defaultClientCredentialsScope``; a refresh sends none (the server keeps the scope it granted at
+        /// authorization, which the account's scopes record); a `basic` account makes no token request.
+        public func requestedScope(for account: Account) -> String? {
+            switch account.mode {
+            case .clientCredentials: account.scopes ?? defaultClientCredentialsScope
+            case .refreshToken, .basic: nil
+            }
+        }
     }
 
     /// The vault the tokens live in.
@@ -452,7 +462,7 @@ public final class TokenProvider: Sendable {
         let grant: Grant
         switch account.mode {
         case .clientCredentials:
-            grant = .clientCredentials(scope: account.scopes ?? configuration.defaultClientCredentialsScope)
+            grant = .clientCredentials(scope: configuration.requestedScope(for: account))
         case .refreshToken:
             guard let refreshToken = secrets.refreshToken else {
                 let error = OAuthError(

@@ -1,5 +1,5 @@
 public import CredentialVault
-import Foundation
+public import Foundation
 public import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -31,6 +31,10 @@ public struct TokenRefresher: Service {
         /// Keep-alive: `refresh-token` accounts last refreshed longer ago than this are due whatever their token's
         /// expiry (Hydra's refresh tokens expire unused, by default after 720 h). `nil` turns keep-alive off.
         public var maxRefreshTokenAge: Duration? = .seconds(7 * 24 * 3600)
+        /// Stop a pass after this many refreshes in a row failed as ``OAuthError/Code/unreachable`` (the token
+        /// endpoint is down: trying every other account only costs time); the accounts not yet started get
+        /// ``NotAttempted``. `nil` (the default, for the periodic service) never stops early.
+        public var stopAfterConsecutiveUnreachable: Int?
 
         /// 60 s passes, 5 min window, 4 at once, 2 s jitter, no rate cap, keep-alive after 7 days.
         public init() {}
@@ -42,6 +46,17 @@ public struct TokenRefresher: Service {
         public var account: AccountName
         /// The new token, or the error.
         public var result: Result<AccessToken, any Error>
+    }
+
+    /// The outcome error of an account a pass did not try, because the token endpoint was unreachable for
+    /// ``Configuration/stopAfterConsecutiveUnreachable`` accounts in a row before its turn. Nothing was sent for it.
+    public struct NotAttempted: Error, Sendable, CustomStringConvertible {
+        /// How many refreshes in a row failed as unreachable.
+        public var consecutiveUnreachable: Int
+
+        public var description: String {
+            "not attempted: the token endpoint was unreachable for \(consecutiveUnreachable) accounts in a row"
+        }
     }
 
     let provider: TokenProvider
@@ -122,6 +137,25 @@ public struct TokenRefresher: Service {
         return due
     }
 
+    /// The accounts a pass without `force` leaves out, as stored (metadata only, not authenticated: for reporting
+    /// them, never for sending anything): `reauth-required` accounts, and accounts backing off after failed
+    /// refreshes (next attempt time still to come). `basic` accounts have no token and are not listed. Paged like
+    /// ``dueAccounts(force:damaged:)``; a row that cannot be decoded is left to that method to report.
+    public func skippedAccounts(now: Date = Date()) async throws -> [Account] {
+        var query = DueAccountQuery(expiringBefore: now, now: now, everyTokenAccount: true)
+        var skipped: [Account] = []
+        while true {
+            let (page, last) = try await provider.vault.dueAccounts(query)
+            for case .success(let account) in page
+            where account.status == .reauthRequired || (account.nextAttemptAt.map { $0 > now } ?? false) {
+                skipped.append(account)
+            }
+            guard page.count == query.limit, let last, query.after.map({ last > $0 }) ?? true else { break }
+            query.after = last
+        }
+        return skipped
+    }
+
     /// Records the accounts by status (``TokenMetrics/accounts``): one metadata query, no sealed value read. A store
     /// that cannot answer leaves the gauges as they were (the pass itself reports the failure).
     func recordAccountCounts() async {
@@ -198,13 +232,36 @@ public struct TokenRefresher: Service {
             }
             for _ in 0..<min(max(1, configuration.concurrency), targets.count) { start() }
             var finished = 0
+            var unreachableInARow = 0
             for await result in group {
                 guard let (index, outcome) = result else { continue }
                 if keepingOutcomes { outcomes[index] = outcome }
                 finished += 1
                 progress?(outcome, finished, targets.count)
+                if case .failure(let error as OAuthError) = outcome.result, error.code == .unreachable {
+                    unreachableInARow += 1
+                } else {
+                    unreachableInARow = 0
+                }
+                if let limit = configuration.stopAfterConsecutiveUnreachable, unreachableInARow >= max(1, limit) {
+                    break  // the refreshes in flight finish below; no new one starts
+                }
                 // Graceful shutdown: the refreshes in flight finish (and commit); no new one starts.
                 if next < targets.count && !Task.isShuttingDownGracefully { start() }
+            }
+            // Stopped early: the refreshes in flight finish and commit; the rest are reported as not attempted.
+            for await result in group {
+                guard let (index, outcome) = result else { continue }
+                if keepingOutcomes { outcomes[index] = outcome }
+                finished += 1
+                progress?(outcome, finished, targets.count)
+            }
+            if next < targets.count && !Task.isShuttingDownGracefully {
+                let stopped = NotAttempted(consecutiveUnreachable: unreachableInARow)
+                for index in next..<targets.count {
+                    let outcome = Outcome(account: targets[index], result: .failure(stopped))
+                    if keepingOutcomes { outcomes[index] = outcome }
+                }
             }
         }
         return outcomes.compactMap { $0 }

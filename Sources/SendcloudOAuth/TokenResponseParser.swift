@@ -101,13 +101,24 @@ package enum TokenResponseParser {
         var description: String?
         var hint: String?
 
-        /// ` — error: description (hint)` or empty.
+        /// ` — error: description (hint)` or empty; a description or hint that only repeats what comes before it is
+        /// left out (servers send the same sentence as both).
         var detail: String {
             guard let error else { return "" }
             var text = " — \(error)"
-            if let description { text += ": \(description)" }
-            if let hint { text += " (\(hint))" }
+            if let description, !Self.repeats(description, error) { text += ": \(description)" }
+            if let hint, !Self.repeats(hint, error), !Self.repeats(hint, description ?? "") { text += " (\(hint))" }
             return text
+        }
+
+        /// Whether `text` says nothing that `earlier` did not (the same words, ignoring case, spacing and a full
+        /// stop; or contained in it).
+        static func repeats(_ text: String, _ earlier: String) -> Bool {
+            func normal(_ value: String) -> String {
+                value.lowercased().filter { $0.isLetter || $0.isNumber }
+            }
+            let (text, earlier) = (normal(text), normal(earlier))
+            return !earlier.isEmpty && (text == earlier || earlier.contains(text))
         }
 
         var oauthError: OAuthError {

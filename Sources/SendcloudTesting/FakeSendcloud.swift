@@ -74,6 +74,9 @@ public final class FakeSendcloud: Sendable {
         case dropAfterProcessing(delay: Double = 0)
         /// For the authorize endpoint: redirects with a state different from the one asked.
         case wrongState
+        /// This 4xx status with the spec's JSON error body (`error`, `error_description`, `error_hint`): a refusal
+        /// such as `unsupported_grant_type` or `invalid_scope` that the fake would not otherwise give.
+        case oauthError(status: Int, error: String, description: String, hint: String)
     }
 
     /// Counters of what the server received and did, since it started or since ``resetStats()``.

@@ -485,6 +485,8 @@ final class FakeSendcloudCore: Sendable {
             return body(200, contentType: "application/json;charset=UTF-8", oversizedJSON(bytes: bytes))
         case .json200(let text):
             return body(200, contentType: "application/json;charset=UTF-8", ByteBuffer(string: text))
+        case .oauthError(let status, let code, let description, let hint):
+            return error(status, code, description: description, hint: hint)
         case .slow, .reset, .dropAfterProcessing, .wrongState:
             // The connection faults are handled by the caller; `.wrongState` never reaches the token endpoint.
             return error(500, "server_error", hint: "Unexpected fault.")

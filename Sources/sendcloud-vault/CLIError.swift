@@ -3,6 +3,15 @@ struct CLIError: Error, CustomStringConvertible {
     var exitCode: Int32
     var kind: String
     var message: String
+    /// The library's full message, when ``message`` is a shorter one written for the operator.
+    var detail: String?
+
+    init(exitCode: Int32, kind: String, message: String, detail: String? = nil) {
+        self.exitCode = exitCode
+        self.kind = kind
+        self.message = message
+        self.detail = detail
+    }
 
     var description: String { message }
 

@@ -61,37 +61,77 @@ struct GlobalOptions: ParsableArguments {
     )
     var passphraseCommand: String?
 
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Log what the libraries do (info level) on stderr; SENDCLOUD_VAULT_LOG=debug|info|notice|warning|error "
+                + "sets the level instead. Without either nothing is logged: a failure is reported once, as its message."
+        )
+    )
+    var verbose = false
+
     /// The vault location as given: `--vault`, `SENDCLOUD_VAULT`, `$XDG_DATA_HOME/…`, `~/.local/share/…`.
     var vaultPath: String { vault ?? VaultLocation.environmentText() }
 
-    /// Library logging goes to stderr at warning level; nothing the libraries log contains a secret.
+    /// `SENDCLOUD_VAULT_LOG`: the log level, when set.
+    static let logVariable = "SENDCLOUD_VAULT_LOG"
+
+    /// Library logging: off unless `--verbose` (info) or `SENDCLOUD_VAULT_LOG=LEVEL`; then on stderr. A command
+    /// reports its own outcome, once; log lines are for finding out why. Nothing the libraries log holds a secret.
     var logger: Logger {
+        let level = Self.logLevel(verbose: verbose)
+        guard let level else { return Logger(label: "sendcloud-vault") { _ in SwiftLogNoOpLogHandler() } }
         var logger = Logger(label: "sendcloud-vault") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel =
-            SecretInput.plainEnvironment("SENDCLOUD_VAULT_LOG_LEVEL").flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        logger.logLevel = level
         return logger
     }
 
-    /// `--key-file`, else `SENDCLOUD_VAULT_KEY_FILE`.
-    var keyFilePath: String? { VaultUnlockSource.keyFilePath(keyFile) }
+    /// The level asked for, or `nil` for no logging. ``validate()`` refuses an unknown `SENDCLOUD_VAULT_LOG` value
+    /// (64, naming the levels) before any command runs.
+    static func logLevel(verbose: Bool) -> Logger.Level? {
+        if let text = SecretInput.plainEnvironment(logVariable) {
+            return Logger.Level(rawValue: text.lowercased()) ?? .info
+        }
+        return verbose ? .info : nil
+    }
 
-    /// The key-file key given by `--key-file`, `SENDCLOUD_VAULT_KEY_FILE`, `SENDCLOUD_VAULT_KEY`, `--key-command` or
-    /// `SENDCLOUD_VAULT_KEY_COMMAND`, if any.
+    func validate() throws {
+        if let text = SecretInput.plainEnvironment(Self.logVariable), Logger.Level(rawValue: text.lowercased()) == nil {
+            throw ValidationError(
+                "\(Self.logVariable)=\(Output.inert(text)) is not a log level: use trace, debug, info, notice, warning, "
+                    + "error or critical"
+            )
+        }
+    }
+
+    /// The unlock sources in effect (``VaultUnlockSource/present(keyFile:keyCommand:passphraseFile:passphraseCommand:)``):
+    /// the flags given, else the environment's variables.
+    var unlockSources: [VaultUnlockSource] {
+        VaultUnlockSource.present(
+            keyFile: keyFile,
+            keyCommand: keyCommand,
+            passphraseFile: passphraseFile,
+            passphraseCommand: passphraseCommand
+        )
+    }
+
+    /// The key-file path in effect, if the key source in effect is a key file.
+    var keyFilePath: String? {
+        guard case .keyFile(let path) = unlockSources.first(where: \.suppliesKey) else { return nil }
+        return path
+    }
+
+    /// The key given by the first key source in effect (``unlockSources``), if any.
     func givenKey(_ input: SecretInput) throws -> KeyFileKey? {
-        guard let source = VaultUnlockSource.keySource(keyFile: keyFile, keyCommand: keyCommand),
+        guard let source = unlockSources.first(where: \.suppliesKey),
             case .key(let key) = try input.unlockSecret(from: source)
         else { return nil }
         return key
     }
 
-    /// The passphrase given by `--passphrase-file`, `SENDCLOUD_VAULT_PASSPHRASE_FILE`, `SENDCLOUD_VAULT_PASSPHRASE`,
-    /// `--passphrase-command` or `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`, if any.
+    /// The passphrase given by the first passphrase source in effect (``unlockSources``), if any.
     func givenPassphrase(_ input: SecretInput) throws -> SecureBytes? {
-        guard
-            let source = VaultUnlockSource.passphraseSource(
-                passphraseFile: passphraseFile,
-                passphraseCommand: passphraseCommand
-            ),
+        guard let source = unlockSources.first(where: { !$0.suppliesKey }),
             case .passphrase(let passphrase) = try input.unlockSecret(from: source)
         else { return nil }
         return passphrase
@@ -99,35 +139,28 @@ struct GlobalOptions: ParsableArguments {
 
     static let unlockSourcesHelp = VaultUnlockSource.sourcesDescription
 
-    /// Refuses (64) more than one secret from standard input among the unlock sources and `paths`, before anything
+    /// Refuses (64) more than one secret from standard input among the unlock source and `paths`, before anything
     /// is read.
     func requireAtMostOneStdin(_ paths: [String?]) throws {
-        let unlockPath = VaultUnlockSource.first(
-            keyFile: keyFile,
-            keyCommand: keyCommand,
-            passphraseFile: passphraseFile,
-            passphraseCommand: passphraseCommand
-        )?.path
-        if ([unlockPath] + paths).filter({ $0 == "-" }).count > 1 {
+        if ([unlockSources.first?.path] + paths).filter({ $0 == "-" }).count > 1 {
             throw CLIError.usage("only one secret can come from standard input ('-')")
         }
     }
 
-    /// The unlock secret (the library's order and checks, ``VaultUnlockSource``): the first source present is the
-    /// only one tried; a prompt only on a terminal.
-    func unlockSecret(_ input: SecretInput) throws -> UnlockSecret {
-        if let source = VaultUnlockSource.first(
-            keyFile: keyFile,
-            keyCommand: keyCommand,
-            passphraseFile: passphraseFile,
-            passphraseCommand: passphraseCommand
-        ) {
-            return try input.unlockSecret(from: source)
-        }
+    /// The unlock source (the library's order and checks, ``VaultUnlockSource``; a flag beats every variable): the
+    /// first present is the only one tried. `nil` means a prompt on a terminal; without one, 78.
+    func unlockSource() throws -> VaultUnlockSource? {
+        if let source = unlockSources.first { return source }
         guard SecretInput.isInteractive else {
             throw CLIError.configuration("no way to unlock the vault without a terminal: use \(Self.unlockSourcesHelp)")
         }
-        return .passphrase(try SecretInput.prompt("Vault passphrase: "))
+        return nil
+    }
+
+    /// The unlock secret of ``unlockSource()``, or the passphrase asked on the terminal.
+    func unlockSecret(_ input: SecretInput, from source: VaultUnlockSource?) throws -> UnlockSecret {
+        guard let source else { return .passphrase(try SecretInput.prompt("Vault passphrase: ")) }
+        return try input.unlockSecret(from: source)
     }
 
     /// The vault's location (``vaultPath``, classified): a file, or a PostgreSQL URL.
@@ -137,7 +170,18 @@ struct GlobalOptions: ParsableArguments {
     func openVault(_ input: SecretInput = SecretInput()) async throws -> CredentialVault {
         let location = try vaultLocation()
         let store = try await location.openStore(create: false, logger: logger)
-        let secret = try unlockSecret(input)
-        return try await CredentialVault.open(store, with: secret, logger: logger)
+        let source = try unlockSource()
+        let secret = try unlockSecret(input, from: source)
+        do {
+            return try await CredentialVault.open(store, with: secret, logger: logger)
+        } catch let error as VaultError where error.code == .wrongKey {
+            // Name the source that was tried (never its content), so that a variable left in a profile is found.
+            let tried = source?.origin ?? "the passphrase entered"
+            throw CLIError(
+                exitCode: ExitStatus.unlockFailed,
+                kind: error.code.description,
+                message: "\(tried) does not open the vault at \(location)"
+            )
+        }
     }
 }

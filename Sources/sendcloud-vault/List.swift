@@ -4,20 +4,31 @@ import Foundation
 
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List accounts: name, mode, status, access token expiry, last refresh (and any backoff)."
+        abstract: "List accounts: name, mode, status, access token expiry, last refresh (and any backoff).",
+        discussion: """
+            STATUS is reauth-required (run 'sendcloud-vault login NAME'), failing (the last refresh failed: \
+            'show NAME' has the error) or ok. --status keeps the accounts in one of them, for alerting scripts: \
+            'sendcloud-vault list --status reauth-required --json' prints an array, empty when all is well. In \
+            --json, "status" is the stored status (ok or reauth-required) and "health" the one shown here.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
 
+    @Option(name: .long, help: "Only accounts with this status: ok, failing or reauth-required.")
+    var status: AccountHealth?
+
     func run() async throws {
         let vault = try await global.openVault()
-        let accounts = try await vault.accounts()
+        let accounts = try await vault.accounts().filter { account in
+            status.map { Output.health(account) == $0 } ?? true
+        }
         if global.json {
             Output.printJSON(accounts.map { Output.accountJSON($0) })
             return
         }
         guard !accounts.isEmpty else {
-            print("No accounts.")
+            print(status.map { "No accounts with status \($0.rawValue)." } ?? "No accounts.")
             return
         }
         let now = Date()
@@ -28,8 +39,7 @@ struct List: AsyncParsableCommand {
         ]
         for a in accounts {
             var row = [
-                a.name.rawValue, a.mode.rawValue, a.status.rawValue,
-                a.accessTokenExpiresAt.map { Output.relative($0, now: now) } ?? "-",
+                a.name.rawValue, a.mode.rawValue, Output.health(a).rawValue, Output.expiry(a, now: now),
                 a.refreshedAt.map { Output.relative($0, now: now) } ?? "never",
             ]
             if backoff {

@@ -1,5 +1,7 @@
+import ArgumentParser
 import CredentialVault
 import Foundation
+import SendcloudOAuth
 
 /// Writing results: text for people, one JSON document for scripts.
 enum Output {
@@ -76,6 +78,8 @@ enum Output {
             "has_access_token": account.storedFields.contains(.accessToken),
             "next_attempt_at": iso8601(account.nextAttemptAt),
             "consecutive_failures": account.consecutiveFailures,
+            "health": health(account).rawValue,
+            "scope_requested": TokenProvider.Configuration().requestedScope(for: account) ?? NSNull(),
         ]
         if let secrets {
             for field in SecretField.allCases {
@@ -85,12 +89,28 @@ enum Output {
         return object
     }
 
-    /// "in 42m", "expired 3m ago", "-".
+    /// "in 42m", "3m ago", "just now", "-": a future date is never "in 0s" (under a second is "in 1s"), a past one
+    /// never "in".
     static func relative(_ date: Date?, now: Date = Date()) -> String {
         guard let date else { return "-" }
-        let seconds = Int(date.timeIntervalSince(now).rounded())
-        let magnitude = duration(abs(seconds))
-        return seconds >= 0 ? "in \(magnitude)" : "\(magnitude) ago"
+        let interval = date.timeIntervalSince(now)
+        if interval > 0 { return "in \(duration(max(1, Int(interval.rounded(.up)))))" }
+        let seconds = Int((-interval).rounded(.down))
+        return seconds == 0 ? "just now" : "\(duration(seconds)) ago"
+    }
+
+    /// An access token's expiry as `list` and `show` print it: "in 42m", "expired 3m ago", "-" (none, or an account
+    /// that needs re-authorization: its token is of no further use).
+    static func expiry(_ account: Account, now: Date = Date()) -> String {
+        guard account.status != .reauthRequired, let date = account.accessTokenExpiresAt else { return "-" }
+        return date > now ? relative(date, now: now) : "expired \(relative(date, now: now))"
+    }
+
+    /// What `list` shows as an account's status, and `list --status` filters on: `reauth-required`; `failing` for an
+    /// `ok` account whose last refresh failed (it has a last error or counts failures); else `ok`.
+    static func health(_ account: Account) -> AccountHealth {
+        if account.status == .reauthRequired { return .reauthRequired }
+        return account.lastError != nil || account.consecutiveFailures > 0 ? .failing : .ok
     }
 
     static func duration(_ seconds: Int) -> String {
@@ -112,4 +132,11 @@ enum Output {
             }.joined(separator: "  ")
         }.joined(separator: "\n")
     }
+}
+
+/// An account's status as `list` shows it (``Output/health(_:)``).
+enum AccountHealth: String, CaseIterable, ExpressibleByArgument {
+    case ok
+    case failing
+    case reauthRequired = "reauth-required"
 }

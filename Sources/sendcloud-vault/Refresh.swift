@@ -16,12 +16,22 @@ struct Refresh: AsyncParsableCommand {
         discussion: """
             Named accounts get a new token now. --all refreshes the accounts whose token expires within --ahead \
             (default 5m) or that have none, and — keep-alive — refresh-token accounts not refreshed for --max-age \
-            (default 7d), since the server lets an unused refresh token expire. reauth-required accounts, and \
-            accounts backing off after failed refreshes (see show), are skipped by --all (named reauth-required \
-            accounts: exit 80) unless --force, which also makes --all refresh every account. Progress goes to stderr on a terminal; a summary follows. \
-            Exits 0 when all succeeded, else the failures' common exit code, or 1 if they differ.
+            (default 7d), since the server lets an unused refresh token expire. --all skips reauth-required \
+            accounts and accounts backing off after failed refreshes (see show) and lists them in its summary \
+            ("skipped", with the next step); --force refreshes every account, reauth-required ones included.
+
+            When the token endpoint is unreachable for 5 accounts in a row, the run stops: the rest are reported \
+            as not attempted, and it exits 69.
+
+            Progress goes to stderr on a terminal; one line per failure on stderr; a summary on stdout (none with \
+            --quiet when everything succeeded). Exit status: 80 when any account needs re-authorization (failed \
+            with invalid_grant, or skipped as reauth-required) unless --allow-reauth; else 0 when every refresh \
+            succeeded, or the failures' common exit code, or 1 if they differ.
             """
     )
+
+    /// Refreshes that fail as unreachable in a row before the run stops (DESIGN §6: "stops early (69)").
+    static let unreachableLimit = 5
 
     @OptionGroup var global: GlobalOptions
 
@@ -33,6 +43,12 @@ struct Refresh: AsyncParsableCommand {
 
     @Flag(name: .long, help: "Refresh regardless of expiry, and retry reauth-required accounts at the server.")
     var force = false
+
+    @Flag(name: .long, help: "Print nothing when every refresh succeeded (failures still print, one line each).")
+    var quiet = false
+
+    @Flag(name: .long, help: "Exit 0 even when accounts need re-authorization (they are still listed).")
+    var allowReauth = false
 
     @Option(name: .long, help: "With --all: accounts expiring within this window are due (90s, 5m, 1h).")
     var ahead = DurationArgument(.seconds(300))
@@ -53,7 +69,8 @@ struct Refresh: AsyncParsableCommand {
     var jitter = DurationArgument(.zero)
 
     func validate() throws {
-        guard all != !names.isEmpty else { throw ValidationError("name accounts or give --all (not both)") }
+        if all && !names.isEmpty { throw ValidationError("name accounts or give --all, not both") }
+        if !all && names.isEmpty { throw ValidationError("name the accounts to refresh, or give --all") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
     }
@@ -67,8 +84,9 @@ struct Refresh: AsyncParsableCommand {
         configuration.jitter = jitter.duration
         configuration.maxRequestsPerSecond = rate
         configuration.maxRefreshTokenAge = maxAge.duration == .zero ? nil : maxAge.duration
+        configuration.stopAfterConsecutiveUnreachable = Self.unreachableLimit
         // Progress on stderr, as each account finishes, when stderr is a terminal.
-        let showProgress = isatty(STDERR_FILENO) == 1 && !global.json
+        let showProgress = isatty(STDERR_FILENO) == 1 && !global.json && !quiet
         let progress: @Sendable (TokenRefresher.Outcome, Int, Int) -> Void = { outcome, finished, total in
             let state: String
             switch outcome.result {
@@ -78,57 +96,30 @@ struct Refresh: AsyncParsableCommand {
             Output.stderr("[\(finished)/\(total)] \(outcome.account): \(state)")
         }
         // With --all, a record that cannot even be decoded is skipped by the refresher; it is reported here.
-        let skipped = DamagedRecords()
-        let outcomes = try await OAuthSession.with(vault, global) { provider in
+        let damagedRecords = DamagedRecords()
+        let (outcomes, skipped) = try await OAuthSession.with(vault, global) { provider in
             let refresher = TokenRefresher(provider: provider, configuration: configuration, logger: global.logger)
-            return try await refresher.refreshDue(
+            // What --all leaves out, listed before the pass (an account failing during it is one of its failures).
+            let skipped = all && !force ? try await refresher.skippedAccounts() : []
+            let outcomes = try await refresher.refreshDue(
                 force: force,
                 names: all ? nil : accountNames,
                 progress: showProgress ? progress : nil,
-                damaged: { error in skipped.errors.withLock { $0.append(error) } }
+                damaged: { error in damagedRecords.errors.withLock { $0.append(error) } }
             )
+            return (outcomes, skipped)
         }
-        let damaged = skipped.errors.withLock { $0 }
-        var failures: [(AccountName, CLIError)] = []
-        var refreshed: [[String: Any]] = []
-        for outcome in outcomes {
-            switch outcome.result {
-            case .success(let token):
-                refreshed.append(["name": outcome.account.rawValue, "expires_at": Output.iso8601(token.expiresAt)])
-            case .failure(let error):
-                failures.append((outcome.account, ExitStatus.cliError(for: error)))
-            }
-        }
-        if global.json {
-            Output.printJSON(
-                [
-                    "refreshed": refreshed,
-                    "failed": failures.map { name, error in
-                        [
-                            "name": name.rawValue, "code": Int(error.exitCode), "kind": error.kind,
-                            "message": error.message,
-                        ]
-                    },
-                    "damaged": damaged.map(\.message),
-                ] as [String: Any]
-            )
-        } else {
-            for (name, error) in failures { Output.stderr("\(name): \(Output.inert(error.message))") }
-            for error in damaged { Output.stderr("damaged record skipped: \(Output.inert(error.message))") }
-            print(
-                "Refreshed \(refreshed.count) account(s); \(failures.count) failed"
-                    + (damaged.isEmpty ? "." : "; \(damaged.count) damaged record(s) skipped (see verify).")
-            )
-        }
-        guard !failures.isEmpty || !damaged.isEmpty else { return }
-        let codes = Set(failures.map(\.1.exitCode) + (damaged.isEmpty ? [] : [ExitStatus.integrity]))
-        let code = codes.count == 1 ? codes.first! : ExitStatus.failure
-        throw CLIError(
-            exitCode: code,
-            kind: codes.count == 1 ? (failures.first?.1.kind ?? "integrity-failure") : "failure",
-            message: "\(failures.count) of \(outcomes.count) refresh(es) failed"
-                + (damaged.isEmpty ? "" : ", \(damaged.count) damaged record(s) skipped")
+        let summary = RefreshSummary(
+            outcomes: outcomes,
+            skipped: skipped,
+            damaged: damagedRecords.errors.withLock { $0 }
         )
+        if global.json {
+            Output.printJSON(summary.json)
+        } else {
+            summary.printText(quiet: quiet)
+        }
+        if let error = summary.failure(allowReauth: allowReauth) { throw error }
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CredentialVault
 import Foundation
+import SendcloudOAuth
 
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -34,14 +35,27 @@ struct Show: AsyncParsableCommand {
             guard let value = secrets?[field] else { return "******** (hidden; --reveal shows it)" }
             return value.unsafeStringValue() ?? "<not UTF-8>"
         }
-        let expiry = account.accessTokenExpiresAt.map { "\($0.formatted(.iso8601)) (\(Output.relative($0)))" } ?? "-"
+        let expiry =
+            account.accessTokenExpiresAt.map { "\($0.formatted(.iso8601)) (\(Output.expiry(account)))" } ?? "-"
+        // The scope a token request actually sends, beside what is stored.
+        let scopes: String
+        switch account.mode {
+        case .clientCredentials:
+            scopes = account.scopes ?? "\(TokenProvider.Configuration().defaultClientCredentialsScope) (the default)"
+        case .refreshToken:
+            scopes =
+                account.scopes.map { "\($0) (granted at authorization; refreshes keep it)" }
+                ?? "- (refreshes keep the scope granted at authorization)"
+        case .basic:
+            scopes = "- (basic accounts request no token)"
+        }
         var rows: [[String]] = [
             ["name:", account.name.rawValue],
             ["mode:", account.mode.rawValue],
             ["client_id:", account.clientID],
-            ["scopes:", account.scopes ?? "-"],
+            ["scopes:", scopes],
             ["token_url:", account.tokenURL],
-            ["status:", account.status.rawValue],
+            ["status:", Output.health(account).rawValue],
             ["last_error:", account.lastError ?? "-"],
             ["access_token_expires_at:", expiry],
             ["refreshed_at:", account.refreshedAt.map { $0.formatted(.iso8601) } ?? "-"],

@@ -28,6 +28,10 @@ struct Token: AsyncParsableCommand {
     func run() async throws {
         let accountName = try AccountName(name)
         let vault = try await global.openVault()
+        try await ExitStatus.reporting(account: accountName) { try await write(vault, accountName) }
+    }
+
+    private func write(_ vault: CredentialVault, _ accountName: AccountName) async throws {
         try await OAuthSession.with(vault, global) { provider in
             if header {
                 let value = try await provider.authorizationHeaderValue(for: accountName)

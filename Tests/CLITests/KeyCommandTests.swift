@@ -116,27 +116,37 @@ struct KeyCommandTests {
         #expect(new.status == 0, "\(new)")
     }
 
-    @Test("the order: key file and SENDCLOUD_VAULT_KEY beat the key command, which beats a passphrase file")
+    @Test("the order: among variables the key file and the key beat the key command; a flag beats every variable")
     func order() async throws {
         try await cli.initVault()
         let marker = cli.root + "/key-command-ran"
         let good = "touch '\(marker)'; cat '\(cli.keyFile)'"
-        // A wrong key file is the only source tried: 77, and the (right) command never runs.
+        // Among variables: a wrong key file is the only source tried: 77, and the (right) command never runs.
         let wrongFile = try cli.writeRandomKey("wrong.key")
         let fileWins = try await cli.vaultRun(
             ["list"],
             env: ["SENDCLOUD_VAULT_KEY_FILE": wrongFile, "SENDCLOUD_VAULT_KEY_COMMAND": good]
         )
         expectFailure(fileWins, 77)
+        #expect(fileWins.stderr.contains("the key file \(wrongFile) does not open the vault"), "\(fileWins)")
         #expect(!cli.exists(marker), "the key command ran though a key file was given")
         let wrongKey = try String(contentsOfFile: wrongFile, encoding: .utf8).trimmingCharacters(in: .newlines)
         let keyWins = try await cli.vaultRun(
+            ["list"],
+            env: ["SENDCLOUD_VAULT_KEY_FILE": "", "SENDCLOUD_VAULT_KEY": wrongKey, "SENDCLOUD_VAULT_KEY_COMMAND": good]
+        )
+        expectFailure(keyWins, 77)
+        #expect(keyWins.stderr.contains("SENDCLOUD_VAULT_KEY does not open the vault"), "\(keyWins)")
+        #expect(!cli.exists(marker), "the key command ran though SENDCLOUD_VAULT_KEY was set")
+        // A flag beats every variable: --key-command wins over SENDCLOUD_VAULT_KEY.
+        let flagWins = try await cli.vaultRun(
             ["list", "--key-command", good],
             env: ["SENDCLOUD_VAULT_KEY_FILE": "", "SENDCLOUD_VAULT_KEY": wrongKey]
         )
-        expectFailure(keyWins, 77)
-        #expect(!cli.exists(marker), "the key command ran though SENDCLOUD_VAULT_KEY was set")
-        // The key command beats a (wrong) passphrase file.
+        #expect(flagWins.status == 0, "\(flagWins)")
+        #expect(cli.exists(marker))
+        // Among flags: the key command beats a (wrong) passphrase file.
+        try FileManager.default.removeItem(atPath: marker)
         let wrongPass = try cli.writeFile("wrong.pass", "wrong")
         let commandWins = try await cli.vaultRun(
             ["list", "--key-command", good, "--passphrase-file", wrongPass],
@@ -144,14 +154,25 @@ struct KeyCommandTests {
         )
         #expect(commandWins.status == 0, "\(commandWins)")
         #expect(cli.exists(marker))
-        // A (wrong) passphrase beats the passphrase command, which never runs.
+        // Among variables: a (wrong) passphrase beats the passphrase command, which never runs.
         let passMarker = cli.root + "/passphrase-command-ran"
         let passphraseWins = try await cli.vaultRun(
-            ["list", "--passphrase-command", "touch '\(passMarker)'; echo x"],
-            env: ["SENDCLOUD_VAULT_KEY_FILE": "", "SENDCLOUD_VAULT_PASSPHRASE": "wrong"]
+            ["list"],
+            env: [
+                "SENDCLOUD_VAULT_KEY_FILE": "", "SENDCLOUD_VAULT_PASSPHRASE": "wrong",
+                "SENDCLOUD_VAULT_PASSPHRASE_COMMAND": "touch '\(passMarker)'; echo x",
+            ]
         )
         expectFailure(passphraseWins, 77)
         #expect(!cli.exists(passMarker))
+        // ... but --passphrase-command on the command line beats it (and, printing a wrong one, is named).
+        let commandFlag = try await cli.vaultRun(
+            ["list", "--passphrase-command", "touch '\(passMarker)'; echo x"],
+            env: ["SENDCLOUD_VAULT_KEY_FILE": "", "SENDCLOUD_VAULT_PASSPHRASE": "wrong"]
+        )
+        expectFailure(commandFlag, 77)
+        #expect(cli.exists(passMarker))
+        #expect(commandFlag.stderr.contains("the output of --passphrase-command does not open the vault"))
     }
 
     @Test("a non-zero exit: 77 naming the source, the status and stderr, never stdout; the vault unchanged")

@@ -207,7 +207,12 @@ struct OAuthCommandTests {
         try await addRefreshAccount("bad-client", secret: "nope")
         #expect(try await cli.vaultRun(["refresh", "a", "bad-grant"]).status == 80)
         #expect(try await cli.vaultRun(["refresh", "a", "bad-client"]).status == 81)
-        #expect(try await cli.vaultRun(["refresh", "bad-grant", "bad-client", "--force"]).status == 1)
+        // Re-authorization comes first (80); without it, the other failures' code.
+        #expect(try await cli.vaultRun(["refresh", "bad-grant", "bad-client", "--force"]).status == 80)
+        #expect(
+            try await cli.vaultRun(["refresh", "bad-grant", "bad-client", "--force", "--allow-reauth"]).status == 81
+        )
+        #expect(try await cli.vaultRun(["refresh", "missing", "bad-client"]).status == 1)
         #expect(try await cli.vaultRun(["refresh", "missing"]).status == 66)
         #expect(try await cli.vaultRun(["refresh"]).status == 64)
         #expect(try await cli.vaultRun(["refresh", "a", "--all"]).status == 64)

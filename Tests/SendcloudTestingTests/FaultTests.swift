@@ -16,6 +16,7 @@ struct FaultTests {
         .missingAccessToken200,
         .oversizedBody(bytes: 2 << 20),
         .json200(#"{"access_token":"a\r\nX: 1","expires_in":1e300}"#),
+        .oauthError(status: 400, error: "invalid_scope", description: "The scope is not allowed.", hint: "Ask less."),
     ]
 
     /// Checks that the reply is the documented one for the fault.
@@ -36,6 +37,13 @@ struct FaultTests {
             #expect(reply.header("Retry-After") == String(retryAfter))
             #expect(reply.string("error") != nil)
             #expect(reply.int("status_code") == 429)
+        case .oauthError(let status, let error, let description, let hint):
+            #expect(reply.status == status)
+            #expect(reply.header("Content-Type")?.hasPrefix("application/json") == true)
+            #expect(reply.string("error") == error)
+            #expect(reply.string("error_description") == description)
+            #expect(reply.string("error_hint") == hint)
+            #expect(reply.int("status_code") == status)
         case .nonJSON200:
             #expect(reply.status == 200)
             #expect(reply.header("Content-Type") == "text/html")

@@ -7,23 +7,26 @@ import Darwin
 /// Where the secret that unlocks a vault comes from: the sources of DESIGN §6, in its order, with its checks — so
 /// that an embedder unlocks exactly as the `sendcloud-vault` CLI does.
 ///
-/// The first source present is the only one tried (a wrong key never falls through to a passphrase):
-/// 1. a key file: the path given (the CLI's `--key-file`), else `SENDCLOUD_VAULT_KEY_FILE`;
-/// 2. a base64 key in `SENDCLOUD_VAULT_KEY`;
+/// A source given explicitly (the CLI's flags: `--key-file`, `--key-command`, `--passphrase-file`,
+/// `--passphrase-command`) wins over every environment variable: what the user typed on the command line beats a
+/// variable left in a shell profile. Among the explicit sources, and among the variables, the order is:
+/// 1. a key file: the path given (`--key-file`), else `SENDCLOUD_VAULT_KEY_FILE`;
+/// 2. a base64 key in `SENDCLOUD_VAULT_KEY` (a variable only);
 /// 3. a key command: the command given (`--key-command`), else `SENDCLOUD_VAULT_KEY_COMMAND`; it prints the base64
 ///    key (``SecretCommand``);
 /// 4. a passphrase file: the path given (`--passphrase-file`; `-` is standard input), else
 ///    `SENDCLOUD_VAULT_PASSPHRASE_FILE`;
-/// 5. a passphrase in `SENDCLOUD_VAULT_PASSPHRASE`;
+/// 5. a passphrase in `SENDCLOUD_VAULT_PASSPHRASE` (a variable only);
 /// 6. a passphrase command: the command given (`--passphrase-command`), else
 ///    `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`; it prints the passphrase.
 ///
-/// With none of them ``first(keyFile:keyCommand:passphraseFile:passphraseCommand:)`` is `nil`: the caller prompts on
-/// a terminal (the CLI does) or fails. A key file, and a passphrase file other than standard input, must be a
-/// regular file without any group or other permission bit (mode & 077 == 0), else
-/// ``VaultError/Code/unsafePermissions``; see ``readSecretFile(_:what:requirePrivate:)`` for the rest of the rules
-/// on files, and ``SecretCommand`` for how commands run. Commands from the command line or the environment get
-/// ``SecretCommand/environmentTimeout``. Secrets are read into ``SecureBytes`` and never pass through `String`.
+/// The first source present is the only one tried (a wrong key never falls through to a passphrase). With none of
+/// them ``first(keyFile:keyCommand:passphraseFile:passphraseCommand:)`` is `nil`: the caller prompts on a terminal
+/// (the CLI does) or fails. A key file, and a passphrase file other than standard input, must be a regular file
+/// without any group or other permission bit (mode & 077 == 0), else ``VaultError/Code/unsafePermissions``; see
+/// ``readSecretFile(_:what:requirePrivate:)`` for the rest of the rules on files, and ``SecretCommand`` for how
+/// commands run. Commands from the command line or the environment get ``SecretCommand/environmentTimeout``.
+/// Secrets are read into ``SecureBytes`` and never pass through `String`.
 public enum VaultUnlockSource: Sendable, Hashable {
     /// A file holding the base64 key-file key.
     case keyFile(path: String)
@@ -61,61 +64,77 @@ public enum VaultUnlockSource: Sendable, Hashable {
         + "--passphrase-file, SENDCLOUD_VAULT_PASSPHRASE_FILE, SENDCLOUD_VAULT_PASSPHRASE, --passphrase-command or "
         + "SENDCLOUD_VAULT_PASSPHRASE_COMMAND"
 
-    /// The unlock source in effect: the first of the key sources and the passphrase sources present, else `nil`.
+    /// The unlock source in effect: the first of ``present(keyFile:keyCommand:passphraseFile:passphraseCommand:)``,
+    /// else `nil`.
     /// - Parameters:
-    ///   - keyFile: a key-file path given explicitly (it beats `SENDCLOUD_VAULT_KEY_FILE`).
-    ///   - keyCommand: a key command given explicitly (`--key-command`; it beats `SENDCLOUD_VAULT_KEY_COMMAND`).
-    ///   - passphraseFile: a passphrase-file path given explicitly (it beats `SENDCLOUD_VAULT_PASSPHRASE_FILE`).
-    ///   - passphraseCommand: a passphrase command given explicitly (`--passphrase-command`; it beats
-    ///     `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`).
+    ///   - keyFile: a key-file path given explicitly (`--key-file`).
+    ///   - keyCommand: a key command given explicitly (`--key-command`).
+    ///   - passphraseFile: a passphrase-file path given explicitly (`--passphrase-file`).
+    ///   - passphraseCommand: a passphrase command given explicitly (`--passphrase-command`).
     public static func first(
         keyFile: String? = nil,
         keyCommand: String? = nil,
         passphraseFile: String? = nil,
         passphraseCommand: String? = nil
     ) -> VaultUnlockSource? {
-        keySource(keyFile: keyFile, keyCommand: keyCommand)
-            ?? passphraseSource(passphraseFile: passphraseFile, passphraseCommand: passphraseCommand)
+        present(
+            keyFile: keyFile,
+            keyCommand: keyCommand,
+            passphraseFile: passphraseFile,
+            passphraseCommand: passphraseCommand
+        ).first
     }
 
-    /// The key source present, if any: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`, else `SENDCLOUD_VAULT_KEY`, else
-    /// `keyCommand`, else `SENDCLOUD_VAULT_KEY_COMMAND`.
-    public static func keySource(keyFile: String? = nil, keyCommand: String? = nil) -> VaultUnlockSource? {
-        if let path = keyFilePath(keyFile) { return .keyFile(path: path) }
-        if isSet(keyVariableName) { return .keyVariable(keyVariableName) }
-        if let command = command(keyCommand, flag: keyCommandFlag, variable: keyCommandVariable) {
-            return .keyCommand(command)
-        }
-        return nil
-    }
-
-    /// The passphrase source present, if any: `passphraseFile`, else `SENDCLOUD_VAULT_PASSPHRASE_FILE`, else
-    /// `SENDCLOUD_VAULT_PASSPHRASE`, else `passphraseCommand`, else `SENDCLOUD_VAULT_PASSPHRASE_COMMAND`.
-    public static func passphraseSource(
+    /// Every source present, in order: the explicit ones when any is given (the environment is then not
+    /// consulted at all), else the environment's. Creating a vault uses the first key source and the first
+    /// passphrase source of this list; unlocking uses its first element only.
+    public static func present(
+        keyFile: String? = nil,
+        keyCommand: String? = nil,
         passphraseFile: String? = nil,
         passphraseCommand: String? = nil
-    ) -> VaultUnlockSource? {
-        if let path = passphraseFile ?? plainValue(passphraseFileVariable) { return .passphraseFile(path: path) }
-        if isSet(passphraseVariableName) { return .passphraseVariable(passphraseVariableName) }
-        if let command = command(passphraseCommand, flag: passphraseCommandFlag, variable: passphraseCommandVariable) {
-            return .passphraseCommand(command)
+    ) -> [VaultUnlockSource] {
+        let timeout = SecretCommand.environmentTimeout
+        var given: [VaultUnlockSource] = []
+        if let keyFile { given.append(.keyFile(path: keyFile)) }
+        if let keyCommand, !keyCommand.isEmpty {
+            given.append(.keyCommand(SecretCommand(keyCommand, origin: keyCommandFlag, timeout: timeout)))
         }
-        return nil
+        if let passphraseFile { given.append(.passphraseFile(path: passphraseFile)) }
+        if let passphraseCommand, !passphraseCommand.isEmpty {
+            given.append(
+                .passphraseCommand(SecretCommand(passphraseCommand, origin: passphraseCommandFlag, timeout: timeout))
+            )
+        }
+        guard given.isEmpty else { return given }
+        var variables: [VaultUnlockSource] = []
+        if let path = plainValue(keyFileVariable) { variables.append(.keyFile(path: path)) }
+        if isSet(keyVariableName) { variables.append(.keyVariable(keyVariableName)) }
+        if let command = plainValue(keyCommandVariable) {
+            variables.append(.keyCommand(SecretCommand(command, origin: keyCommandVariable, timeout: timeout)))
+        }
+        if let path = plainValue(passphraseFileVariable) { variables.append(.passphraseFile(path: path)) }
+        if isSet(passphraseVariableName) { variables.append(.passphraseVariable(passphraseVariableName)) }
+        if let command = plainValue(passphraseCommandVariable) {
+            variables.append(
+                .passphraseCommand(SecretCommand(command, origin: passphraseCommandVariable, timeout: timeout))
+            )
+        }
+        return variables
     }
 
-    /// The command given explicitly (named by `flag` in messages), else the one in `variable`, with
-    /// ``SecretCommand/environmentTimeout``. An empty command counts as none.
-    private static func command(_ given: String?, flag: String, variable: String) -> SecretCommand? {
-        if let given, !given.isEmpty {
-            return SecretCommand(given, origin: flag, timeout: SecretCommand.environmentTimeout)
-        }
-        guard let value = plainValue(variable) else { return nil }
-        return SecretCommand(value, origin: variable, timeout: SecretCommand.environmentTimeout)
-    }
+    /// Whether this source supplies a key-file key (else a passphrase).
+    public var suppliesKey: Bool { secretName == "vault key" }
 
-    /// The key-file path in effect: `keyFile`, else `SENDCLOUD_VAULT_KEY_FILE`.
-    public static func keyFilePath(_ keyFile: String? = nil) -> String? {
-        keyFile ?? plainValue(keyFileVariable)
+    /// What this source is, for messages: `the key file /etc/…`, `SENDCLOUD_VAULT_PASSPHRASE`, `the output of
+    /// --key-command`. Never the secret.
+    public var origin: String {
+        switch self {
+        case .keyFile(let path): "the key file \(path)"
+        case .passphraseFile(let path): path == "-" ? "the passphrase on standard input" : "the passphrase file \(path)"
+        case .keyVariable(let name), .passphraseVariable(let name): name
+        case .keyCommand(let command), .passphraseCommand(let command): "the output of \(command.origin)"
+        }
     }
 
     /// The file this source reads, if it is a file (`-` for standard input).
@@ -147,7 +166,7 @@ public enum VaultUnlockSource: Sendable, Hashable {
         switch self {
         case .keyFile(let path):
             let text = try Self.readSecretFile(path, what: secretName, requirePrivate: true)
-            return .key(try Self.parseKey(text, from: path))
+            return .key(try Self.parseKey(text, from: origin))
         case .keyVariable(let name):
             return .key(try Self.parseKey(try Self.variable(name), from: name))
         case .passphraseFile(let path):
@@ -155,7 +174,7 @@ public enum VaultUnlockSource: Sendable, Hashable {
         case .passphraseVariable(let name):
             return .passphrase(try Self.variable(name))
         case .keyCommand(let command):
-            return .key(try Self.parseKey(try command.run(what: secretName), from: "the output of \(command.origin)"))
+            return .key(try Self.parseKey(try command.run(what: secretName), from: origin))
         case .passphraseCommand(let command):
             return .passphrase(try command.run(what: secretName))
         }
