@@ -65,7 +65,11 @@ struct Add: AsyncParsableCommand {
         try global.requireAtMostOneStdin([client.clientSecretFile, refreshTokenFile, codeVerifierFile])
         var refreshToken: SecureBytes?
         if let refreshTokenFile {
-            refreshToken = try input.file(refreshTokenFile, what: "refresh token", requirePrivate: false)
+            refreshToken = try input.file(
+                refreshTokenFile,
+                what: "refresh token",
+                requirePrivate: refreshTokenFile != "-"
+            )
         } else if code == nil {
             refreshToken = SecretInput.environment("SENDCLOUD_REFRESH_TOKEN")
         }
@@ -86,8 +90,14 @@ struct Add: AsyncParsableCommand {
         // Unlock first: a prompt for the vault passphrase comes before the prompt for the new secret.
         let vault = try await global.openVault(input)
         let clientSecret = try client.clientSecret(input)
-        let verifier = try codeVerifierFile.map { try input.file($0, what: "code verifier", requirePrivate: false) }
-        let new = Account(name: accountName, mode: mode, clientID: client.clientID, scopes: scope, tokenURL: tokenURL)
+        let verifier = try codeVerifierFile.map { try input.file($0, what: "code verifier", requirePrivate: $0 != "-") }
+        let new = Account(
+            name: accountName,
+            mode: mode,
+            clientID: try client.requiredClientID(),
+            scopes: scope,
+            tokenURL: tokenURL
+        )
         let account: Account
         if let code, let redirectURI {
             account = try await OAuthSession.with(vault, global) { provider in

@@ -4,7 +4,7 @@ import CredentialVault
 /// The OAuth client of an account (`add`, `login`): id, where its secret comes from, and the token endpoint.
 struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "OAuth client id (Sendcloud public key). Not a secret.")
-    var clientID: String
+    var clientID: String?
 
     @Option(
         name: .long,
@@ -24,9 +24,15 @@ struct ClientOptions: ParsableArguments {
     var tokenURL: String?
 
     func validate() throws {
-        guard !clientID.isEmpty, !clientID.contains(where: \.isNewline) else {
+        if let clientID, clientID.isEmpty || clientID.contains(where: \.isNewline) {
             throw ValidationError("--client-id is empty or malformed")
         }
+    }
+
+    /// `--client-id`, required (64) where no stored account supplies one.
+    func requiredClientID() throws -> String {
+        guard let clientID else { throw CLIError.usage("--client-id is needed (the Sendcloud public key)") }
+        return clientID
     }
 
     /// The chosen token URL, refused (78) unless https or loopback http.
@@ -35,7 +41,7 @@ struct ClientOptions: ParsableArguments {
     /// `--client-secret-file`, `SENDCLOUD_CLIENT_SECRET`, or a prompt on a terminal.
     func clientSecret(_ input: SecretInput) throws -> SecureBytes {
         if let clientSecretFile {
-            return try input.file(clientSecretFile, what: "client secret", requirePrivate: false)
+            return try input.file(clientSecretFile, what: "client secret", requirePrivate: clientSecretFile != "-")
         }
         if let value = SecretInput.environment("SENDCLOUD_CLIENT_SECRET") { return value }
         guard SecretInput.isInteractive else {

@@ -12,7 +12,8 @@ struct Login: AsyncParsableCommand {
             login's state is taken (any local process can reach the listener): others get an error page and are \
             ignored, and login waits for the real one until --timeout (then exit 1, nothing stored). The client secret comes from --client-secret-file, \
             SENDCLOUD_CLIENT_SECRET or a prompt. Logging in to an existing account re-authorizes it (status back to \
-            ok). Authorize URL: SENDCLOUD_AUTHORIZE_URL, else Sendcloud's.
+            ok) with its stored client id, client secret and token URL; --client-id, --client-secret-file and \
+            --token-url override them. Authorize URL: SENDCLOUD_AUTHORIZE_URL, else Sendcloud's.
             """
     )
 
@@ -37,16 +38,29 @@ struct Login: AsyncParsableCommand {
 
     func run() async throws {
         let accountName = try AccountName(name)
-        let tokenURL = try client.chosenTokenURL()
         let authorizeBase = try OAuthSession.authorizeURL()
         let input = SecretInput()
         try global.requireAtMostOneStdin([client.clientSecretFile])
         let vault = try await global.openVault(input)
-        let clientSecret = try client.clientSecret(input)
+        // An existing account is re-authorized with its stored client id, secret and token URL (flags override).
+        let stored: (account: Account, secrets: AccountSecrets)?
+        do {
+            stored = try await vault.openAccount(named: accountName)
+        } catch let error as VaultError where error.code == .notFound {
+            stored = nil
+        }
+        let clientID = try client.clientID ?? stored?.account.clientID ?? client.requiredClientID()
+        let tokenURL = try OAuthSession.tokenURL(client.tokenURL ?? stored?.account.tokenURL)
+        let clientSecret: SecureBytes
+        if client.clientSecretFile == nil, let secret = stored?.secrets.clientSecret {
+            clientSecret = secret
+        } else {
+            clientSecret = try client.clientSecret(input)
+        }
         let receiver = try await LoopbackRedirectReceiver(port: port)
         let session = AuthorizationSession(redirectURI: receiver.redirectURI)
         receiver.expect(state: session.state)
-        let url = try session.authorizeURL(base: authorizeBase, clientID: client.clientID, scope: scope)
+        let url = try session.authorizeURL(base: authorizeBase, clientID: clientID, scope: scope)
         Output.stderr("Open this URL in a browser to authorize '\(accountName)':\n\(url)")
         let page = noBrowser ? nil : Browser.open(url)
         defer { page.map { try? FileManager.default.removeItem(atPath: $0) } }
@@ -58,7 +72,7 @@ struct Login: AsyncParsableCommand {
                 Account(
                     name: accountName,
                     mode: .refreshToken,
-                    clientID: client.clientID,
+                    clientID: clientID,
                     scopes: scope,
                     tokenURL: tokenURL
                 ),

@@ -1,4 +1,5 @@
 import CredentialVault
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -87,6 +88,19 @@ final class SecretInput {
             guard first == second else { throw CLIError.usage("the two entries differ") }
         }
         return try checked(first, what: "entry")
+    }
+
+    /// Asks a question on the terminal, with echo (not for secrets); the answer without its newline (at most 256
+    /// bytes).
+    static func ask(_ text: String) throws -> String {
+        let tty = open("/dev/tty", O_RDWR | O_CLOEXEC)
+        guard tty >= 0 else { throw CLIError.configuration("no terminal to ask on") }
+        defer { close(tty) }
+        _ = text.withCString { write(tty, $0, strlen($0)) }
+        var answer: [UInt8] = []
+        var byte: UInt8 = 0
+        while answer.count < 256, read(tty, &byte, 1) == 1, byte != 0x0A { answer.append(byte) }
+        return String(decoding: answer, as: UTF8.self).trimmingCharacters(in: .whitespaces)
     }
 
     private static func promptOnce(_ text: String) throws -> SecureBytes {

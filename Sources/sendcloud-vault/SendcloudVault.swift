@@ -23,7 +23,8 @@ struct SendcloudVault: AsyncParsableCommand {
             """ + ExitStatus.tableText,
         version: "0.1.0",
         subcommands: [
-            Init.self, Add.self, Login.self, Token.self, Refresh.self, Show.self, List.self, Remove.self, Verify.self,
+            Init.self, Add.self, Login.self, Token.self, Refresh.self, Show.self, List.self, Update.self, Remove.self,
+            Verify.self,
             Passwd.self, Key.self, RotateKey.self, Export.self, Import.self,
         ]
     )

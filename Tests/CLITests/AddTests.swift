@@ -1,6 +1,12 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @Suite("add")
 struct AddTests {
     let cli: CLIHarness
@@ -12,7 +18,28 @@ struct AddTests {
     @Test("client secret from --client-secret-file; client-credentials and Sendcloud's token URL by default")
     func clientSecretFile() async throws {
         try await cli.initVault()
-        let file = try cli.writeFile("secret.txt", secret, mode: 0o644)  // a secret file need not be private
+        // A secret file must be private (mode 0600), as key and passphrase files are: 78 otherwise, nothing added.
+        for loose in [0o644, 0o640, 0o604] as [mode_t] {
+            let readable = try cli.writeFile("secret-\(loose).txt", secret, mode: loose)
+            let refused = try await cli.vaultRun(
+                ["add", "acme", "--client-id", "pub-acme", "--client-secret-file", readable]
+            )
+            expectFailure(refused, 78)
+            #expect(refused.stderr.contains("chmod 600") || refused.stderr.contains("0600"), "\(refused)")
+            let refreshToken = try cli.writeFile("rt-\(loose).txt", "rt-value", mode: loose)
+            expectFailure(
+                try await cli.vaultRun(
+                    [
+                        "add", "bolt", "--client-id", "pub", "--client-secret-file", "-", "--refresh-token-file",
+                        refreshToken,
+                    ],
+                    stdin: Data(secret.utf8)
+                ),
+                78
+            )
+        }
+        expectFailure(try await cli.vaultRun(["show", "acme"]), 66)
+        let file = try cli.writeFile("secret.txt", secret)
         let added = try await cli.succeed(["add", "acme", "--client-id", "pub-acme", "--client-secret-file", file])
         #expect(added.stdout.contains("acme"))
         expectNoSecrets(added, [secret])

@@ -302,7 +302,7 @@ struct OAuthCommandTests {
                 #expect(server.isAccessTokenValid(token))
                 #expect(server.stats.authorizationCodeGrants == 1)
                 try await cli.succeed(["refresh", "acme"])
-                try await cli.succeed(["remove", "acme"])
+                try await cli.succeed(["remove", "acme", "--yes"])
             }
         }
     }
@@ -327,7 +327,7 @@ struct OAuthCommandTests {
             outcomes[next.status, default: 0] += 1
             #expect(next.status == 0 || next.status == 80, "\(next)")
             if next.status == 80 {
-                try await cli.succeed(["remove", "acme"])
+                try await cli.succeed(["remove", "acme", "--yes"])
                 try await addRefreshAccount("acme")
             } else {
                 // Store a token that is already within the skew, so that the next round refreshes again.

@@ -189,7 +189,7 @@ extension PostgresCLITests {
                 if next.status == 80 {
                     let shown = try await pg.reveal("acme")
                     #expect(shown["client_secret"] as? String == Self.clientSecret)
-                    try await pg.succeed(["remove", "acme"])
+                    try await pg.succeed(["remove", "acme", "--yes"])
                     try await addAccount()
                 } else {
                     // A stored token within the skew, so that the next round refreshes again.

@@ -235,13 +235,27 @@ struct RemoveTests {
         try await cli.initVault()
         try await cli.addAccount("acme", secret: "cs-remove-acme")
         try await cli.addAccount("bolt", secret: "cs-remove-bolt")
-        let removed = try await cli.succeed(["remove", "acme", "--json"])
+        let removed = try await cli.succeed(["remove", "acme", "--json", "--yes"])
         #expect(removed.jsonObject?["removed"] as? String == "acme")
         expectFailure(try await cli.vaultRun(["show", "acme"]), 66)
         #expect(try await cli.succeed(["list", "--json"]).jsonArray?.map { $0["name"] as? String } == ["bolt"])
         #expect(try await cli.reveal("bolt")["client_secret"] as? String == "cs-remove-bolt")
         // The name is free again.
         try await cli.addAccount("acme", secret: "cs-remove-acme-2")
+    }
+
+    @Test("remove without a terminal and without --yes: 64 naming --yes, nothing deleted")
+    func removeNeedsYesWithoutTerminal() async throws {
+        try await cli.initVault()
+        try await cli.addAccount("acme", secret: "cs-remove-acme")
+        let before = try cli.vaultFiles()
+        for extra in [[], ["--json"]] {
+            let refused = try await cli.vaultRun(["remove", "acme"] + extra)
+            expectFailure(refused, 64, json: !extra.isEmpty)
+            #expect(refused.stderr.contains("--yes"), "\(refused)")
+        }
+        #expect(try cli.vaultFiles() == before, "a refused remove changed the vault")
+        #expect(try await cli.succeed(["list", "--json"]).jsonArray?.count == 1)
     }
 
     @Test("remove an unknown account: 66")
