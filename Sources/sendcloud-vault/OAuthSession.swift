@@ -44,29 +44,3 @@ enum OAuthSession {
         }
     }
 }
-
-/// A duration written `90s`, `5m`, `1h` (or `250ms`).
-struct DurationArgument: ExpressibleByArgument, Sendable {
-    var duration: Duration
-
-    init?(argument: String) {
-        if argument == "0" {  // zero needs no unit
-            duration = .zero
-            return
-        }
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        for (suffix, millis) in units where argument.hasSuffix(suffix) {
-            let number = argument.dropLast(suffix.count)
-            guard let value = Int64(number), value >= 0 else { return nil }
-            let (total, overflow) = value.multipliedReportingOverflow(by: millis)
-            guard !overflow, total <= 366 * 86_400_000 else { return nil }  // at most a year
-            duration = .milliseconds(total)
-            return
-        }
-        return nil
-    }
-
-    init(_ duration: Duration) { self.duration = duration }
-
-    var defaultValueDescription: String { "\(duration)" }
-}

@@ -69,13 +69,15 @@ struct Refresh: AsyncParsableCommand {
     var jitter = DurationArgument(.zero)
 
     func validate() throws {
-        if all && !names.isEmpty { throw ValidationError("name accounts or give --all, not both") }
-        if !all && names.isEmpty { throw ValidationError("name the accounts to refresh, or give --all") }
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
     }
 
     func run() async throws {
+        // Checked here, not in validate(): argument-parser validates before it reports unknown options, so a typo
+        // such as `--al` would be reported as a missing --all.
+        if all && !names.isEmpty { throw CLIError.usage("name accounts or give --all, not both") }
+        if !all && names.isEmpty { throw CLIError.usage("name the accounts to refresh, or give --all") }
         let accountNames = try names.map { try AccountName($0) }
         let vault = try await global.openVault()
         var configuration = TokenRefresher.Configuration()

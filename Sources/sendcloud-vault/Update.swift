@@ -60,18 +60,19 @@ struct Update: AsyncParsableCommand {
         if refreshTokenFile != nil && newRefreshToken {
             throw ValidationError("--refresh-token-file and --new-refresh-token exclude each other")
         }
+    }
+
+    func run() async throws {
+        // Checked here, not in validate(): argument-parser validates before it reports unknown options.
         let named =
             [clientID != nil, clientSecretFile != nil, newClientSecret, refreshTokenFile != nil]
             + [newRefreshToken, tokenURL != nil, scope != nil]
         guard named.contains(true) else {
-            throw ValidationError(
+            throw CLIError.usage(
                 "name what to change: --client-id, --client-secret-file, --new-client-secret, --refresh-token-file, "
                     + "--new-refresh-token, --token-url or --scope"
             )
         }
-    }
-
-    func run() async throws {
         let accountName = try AccountName(name)
         if let tokenURL { try TokenURLPolicy.validate(tokenURL) }
         let input = SecretInput()
