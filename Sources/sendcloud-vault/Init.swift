@@ -36,6 +36,9 @@ struct Init: AsyncParsableCommand {
     @Option(name: .long, help: "Argon2id strength of the passphrase slot: interactive (default), moderate, sensitive.")
     var kdf: KDFChoice = .interactive
 
+    @Flag(name: .long, help: "Accept a passphrase shorter than 12 characters without asking.")
+    var allowWeakPassphrase = false
+
     /// Whether two spellings of a file path name the same place (made absolute from the working directory and
     /// standardised: `.`, `..` and repeated slashes removed).
     static func samePath(_ one: String, _ other: String) -> Bool {
@@ -74,14 +77,19 @@ struct Init: AsyncParsableCommand {
             generateKeyFile.map { generated in global.keyFilePath.map { Self.samePath($0, generated) } ?? false }
             ?? false
         if !keyIsBeingGenerated, let key = try global.givenKey(input) { slots.append(.key(key)) }
-        if let passphrase = try global.givenPassphrase(input) { slots.append(.passphrase(passphrase, kdf.limits)) }
+        if let passphrase = try global.givenPassphrase(input) {
+            try PassphraseStrength.check(passphrase, allowWeak: allowWeakPassphrase)
+            slots.append(.passphrase(passphrase, kdf.limits))
+        }
         if slots.isEmpty && generateKeyFile == nil {
             guard SecretInput.isInteractive else {
                 throw CLIError.configuration(
                     "init needs a passphrase or key without a terminal: use --generate-key-file, \(GlobalOptions.unlockSourcesHelp)"
                 )
             }
-            slots.append(.passphrase(try SecretInput.prompt("New vault passphrase: ", confirm: true), kdf.limits))
+            let passphrase = try SecretInput.prompt("New vault passphrase: ", confirm: true)
+            try PassphraseStrength.check(passphrase, allowWeak: allowWeakPassphrase)
+            slots.append(.passphrase(passphrase, kdf.limits))
         }
         if let generateKeyFile {
             let key = KeyFileKey.generate()

@@ -65,7 +65,9 @@ struct KeyList: AsyncParsableCommand {
 struct KeyAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add",
-        abstract: "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file or --new-key-command).",
+        abstract:
+            "Add a passphrase slot (--passphrase) or a key-file slot (--generate-key-file, --new-key-file or "
+            + "--new-key-command).",
         discussion: """
             Unlock as usual (--key-command and --passphrase-command here unlock the vault; they do not name the \
             new slot's secret). The new passphrase of --passphrase comes from --new-passphrase-file, \
@@ -96,9 +98,23 @@ struct KeyAdd: AsyncParsableCommand {
     )
     var newKeyCommand: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Add a key-file slot for this existing key file (base64 of 32 bytes, mode 0600). --key-file, as in every "
+                + "command, unlocks the vault.",
+            valueName: "path"
+        )
+    )
+    var newKeyFile: String?
+
     func validate() throws {
-        guard [passphrase, generateKeyFile != nil, newKeyCommand != nil].filter({ $0 }).count == 1 else {
-            throw ValidationError("give exactly one of --passphrase, --generate-key-file and --new-key-command")
+        let given = [passphrase, generateKeyFile != nil, newKeyCommand != nil, newKeyFile != nil]
+        guard given.filter({ $0 }).count == 1 else {
+            throw ValidationError(
+                "give exactly one of --passphrase, --generate-key-file, --new-key-file and --new-key-command "
+                    + "(--key-file unlocks the vault; --new-key-file PATH enrols an existing key file)"
+            )
         }
     }
 
@@ -113,6 +129,11 @@ struct KeyAdd: AsyncParsableCommand {
                 unlink(generateKeyFile)
                 throw error
             }
+        } else if let newKeyFile {
+            guard case .key(let key) = try input.unlockSecret(from: .keyFile(path: newKeyFile)) else {
+                throw CLIError.failure("--new-key-file did not yield a key")
+            }
+            slot = try await vault.addSlot(.key(key))
         } else if let newKeyCommand {
             let command = SecretCommand(
                 newKeyCommand,

@@ -46,7 +46,17 @@ struct NewPassphraseOptions: ParsableArguments {
     @Option(name: .long, help: "Argon2id strength for the new passphrase: interactive (default), moderate, sensitive.")
     var kdf: KDFChoice = .interactive
 
+    @Flag(name: .long, help: "Accept a new passphrase shorter than 12 characters without asking.")
+    var allowWeakPassphrase = false
+
+    /// The new passphrase, checked by ``PassphraseStrength``.
     func read(_ input: SecretInput) throws -> SecureBytes {
+        let passphrase = try readUnchecked(input)
+        try PassphraseStrength.check(passphrase, allowWeak: allowWeakPassphrase)
+        return passphrase
+    }
+
+    private func readUnchecked(_ input: SecretInput) throws -> SecureBytes {
         if let path = newPassphraseFile ?? SecretInput.plainEnvironment("SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE") {
             return try input.file(path, what: "new passphrase", requirePrivate: path != "-")
         }

@@ -25,12 +25,41 @@ struct RotateKey: AsyncParsableCommand {
 
     func run() async throws {
         let vault = try await global.openVault()
-        try await vault.rotateDataKey(dropOtherSlots: dropOtherSlots, lockTimeout: lockTimeout.duration)
+        let before = try await vault.slotRecords()
+        do {
+            try await vault.rotateDataKey(dropOtherSlots: dropOtherSlots, lockTimeout: lockTimeout.duration)
+        } catch let error as VaultError where error.code == .invalidInput && !dropOtherSlots {
+            throw CLIError.usage(
+                "\(before.count - 1) other key slot(s) wrap the current data key and would stop working: rerun with "
+                    + "--drop-other-slots (it removes them; add them again afterwards with 'key add'), "
+                    + "see 'key list'"
+            )
+        }
+        let kept = Set(try await vault.slots().map(\.id))
+        var removed: [[String: Any]] = []
+        var damaged = 0
+        for record in before {
+            switch record {
+            case .success(let slot) where !kept.contains(slot.id):
+                removed.append(["id": slot.id, "kind": slot.kind.name])
+            case .failure:
+                damaged += 1
+            default:
+                break
+            }
+        }
         let count = try await vault.accounts().count
         if global.json {
-            Output.printJSON(["rotated": true, "accounts": count] as [String: Any])
+            Output.printJSON(
+                ["rotated": true, "accounts": count, "removed_slots": removed, "removed_damaged_slots": damaged]
+                    as [String: Any]
+            )
         } else {
             print("Data key rotated; \(count) account(s) resealed.")
+            for slot in removed {
+                print("Removed key slot \(slot["id"]!) (\(slot["kind"]!)); add it again with 'key add'.")
+            }
+            if damaged > 0 { print("Removed \(damaged) damaged key slot(s).") }
         }
     }
 }

@@ -19,6 +19,8 @@ enum UsageHints {
         for argument in arguments.prefix(while: { $0 != "--" }) {
             let flag = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
             guard let instead = secretFlags[flag] else { continue }
+            // `key add --passphrase` is a real flag (it takes no value): add a passphrase slot.
+            if flag == "--passphrase" && arguments.starts(with: ["key", "add"]) && !argument.contains("=") { continue }
             return "\(flag) does not exist: a secret on the command line is visible to every local user (argv, "
                 + "/proc) and stays in your shell's history. Use \(instead). If you typed the secret, remove it from "
                 + "the history (history -d, or edit ~/.bash_history) and consider rotating it."

@@ -145,7 +145,7 @@ struct InitTests {
 
     @Test("init with a key file and a passphrase makes both slots")
     func keyAndPassphrase() async throws {
-        let env = ["SENDCLOUD_VAULT_PASSPHRASE": "both slots"]
+        let env = ["SENDCLOUD_VAULT_PASSPHRASE": "both slots, long enough"]
         let result = try await cli.run(
             ["init", "--json", "--vault", cli.vault, "--generate-key-file", cli.keyFile],
             env: env
