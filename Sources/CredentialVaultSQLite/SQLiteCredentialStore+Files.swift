@@ -34,7 +34,9 @@ extension SQLiteCredentialStore {
             guard isDirectory.boolValue else { throw VaultError(.storage, "\(directory) is not a directory") }
             return
         }
-        let parent = (directory as NSString).deletingLastPathComponent
+        // Not NSString.deletingLastPathComponent: swift-corelibs-foundation traps on a single relative component
+        // ("v" of `--vault v/vault.sqlite`).
+        let parent = directory.lastIndex(of: "/").map { String(directory[..<$0]) } ?? ""
         if !parent.isEmpty && parent != directory { try createDirectories(parent) }
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw VaultError(.storage, "cannot create \(directory): \(String(cString: strerror(errno)))")

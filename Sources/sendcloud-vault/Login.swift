@@ -19,7 +19,7 @@ struct Login: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Account name.")
+    @Argument(help: "Account name.", completion: .accountNames)
     var name: String
 
     @OptionGroup var client: ClientOptions

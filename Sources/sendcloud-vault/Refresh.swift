@@ -35,7 +35,7 @@ struct Refresh: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Account names.")
+    @Argument(help: "Account names.", completion: .accountNames)
     var names: [String] = []
 
     @Flag(name: .long, help: "Refresh every account that is due.")

@@ -13,7 +13,7 @@ struct Remove: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Account name.")
+    @Argument(help: "Account name.", completion: .accountNames)
     var name: String
 
     @Flag(name: .long, help: "Delete without asking.")

@@ -17,8 +17,9 @@ struct SendcloudVault: AsyncParsableCommand {
             with its stderr summarised.
 
             Library log lines appear only with --verbose or SENDCLOUD_VAULT_LOG=LEVEL; a failure is reported once, \
-            with what to do next. Scripts: 'hdr=$(sendcloud-vault token NAME --header) || exit' (a pipe's status is \
-            its last command's: 'set -o pipefail' before 'token NAME --header | curl -H @- ...').
+            with what to do next. Scripts: 'hdr=$(sendcloud-vault token NAME --header) || exit', then \
+            'printf "%s\\n" "$hdr" | curl -H @- URL' — not 'token NAME --header | curl -H @- URL', which sends the \
+            request without authorization when token fails (a pipe's status is its last command's).
 
             """ + ExitStatus.tableText,
         version: "0.1.0",

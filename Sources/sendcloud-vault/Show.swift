@@ -10,7 +10,7 @@ struct Show: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Account name.")
+    @Argument(help: "Account name.", completion: .accountNames)
     var name: String
 
     @Flag(name: .long, help: "Also print the client secret, refresh token and access token in clear.")

@@ -19,7 +19,7 @@ struct Token: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Account name.")
+    @Argument(help: "Account name.", completion: .accountNames)
     var name: String
 
     @Flag(name: .long, help: "Print the whole 'Authorization:' header.")

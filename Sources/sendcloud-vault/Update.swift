@@ -20,7 +20,7 @@ struct Update: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Account name.")
+    @Argument(help: "Account name.", completion: .accountNames)
     var name: String
 
     @Option(name: .long, help: "New OAuth client id (Sendcloud public key).")

@@ -7,6 +7,16 @@ struct InitTests {
 
     init() throws { cli = try CLIHarness() }
 
+    @Test("init --vault with a relative path whose folder does not exist yet (v/vault.sqlite) creates it 0700")
+    func relativeNewFolder() async throws {
+        let created = try await cli.run(["init", "--vault", "v/vault.sqlite", "--generate-key-file", "v.key"])
+        #expect(created.status == 0, "\(created)")
+        #expect(try cli.mode(of: cli.root + "/v") == 0o700)
+        #expect(try cli.mode(of: cli.root + "/v/vault.sqlite") == 0o600)
+        let listed = try await cli.run(["list", "--vault", "v/vault.sqlite", "--key-file", "v.key"])
+        #expect(listed.status == 0, "\(listed)")
+    }
+
     @Test("--generate-key-file writes a 0600 key; the vault is 0600 in a 0700 directory that init created")
     func generateKeyFile() async throws {
         let directory = cli.root + "/deep/er"

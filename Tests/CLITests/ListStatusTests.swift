@@ -114,6 +114,31 @@ struct ListStatusTests {
                 "exit code \(code) missing from --help:\n\(help.stdout)"
             )
         }
-        #expect(help.stdout.contains("pipefail"))
+        #expect(help.stdout.contains("|| exit"))
+        // README's table is the same table.
+        let readme = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent("README.md"),
+            encoding: .utf8
+        )
+        let readmeRows = readme.split(separator: "\n").filter {
+            $0.hasPrefix("| ") && $0.dropFirst(2).first?.isNumber == true
+        }
+        .map { $0.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) } }
+        .map { "\($0[0]) \($0[1])" }
+        let start = try #require(help.stdout.range(of: "Exit codes:"))
+        let helpRows = help.stdout[start.upperBound...].split(separator: "\n").map {
+            $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(
+                of: #"\s+"#,
+                with: " ",
+                options: .regularExpression
+            )
+        }.filter { $0.first?.isNumber == true }
+        #expect(readmeRows.count == 15)
+        for row in readmeRows {
+            let code = String(row.prefix { $0.isNumber })
+            let helpRow = helpRows.first { $0.hasPrefix(code + " ") }
+            #expect(helpRow.map { row.hasPrefix($0) } == true, "README: \(row)\n--help: \(helpRow ?? "missing")")
+        }
     }
 }

@@ -2,8 +2,14 @@ import Foundation
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Usage errors that say what is wrong, and durations written the way people type them — through the built binary.
-@Suite("usage messages and durations")
+@Suite("usage messages, durations and input checks")
 struct UsageMessageTests {
     let cli: CLIHarness
 
@@ -68,5 +74,49 @@ struct UsageMessageTests {
         #expect(!help.stdout.contains("seconds)"), "\(help.stdout)")
         let login = try await cli.run(["login", "--help"])
         #expect(login.stdout.contains("(default: 5m)"), "\(login.stdout)")
+    }
+
+    @Test("a vault in a folder that group or others may write is refused (78) by every command, verify included")
+    func writableFolderRefused() async throws {
+        try await cli.initVault()
+        try await cli.addAccount("acme", secret: "folder-secret")
+        let folder = (cli.vault as NSString).deletingLastPathComponent
+        for mode in [0o770, 0o707, 0o777] as [mode_t] {
+            #expect(chmod(folder, mode) == 0)
+            for command in [["list"], ["verify"], ["token", "acme", "--header"]] {
+                let refused = try await cli.vaultRun(command)
+                expectFailure(refused, 78)
+                #expect(refused.stderr.contains("chmod go-w"), "\(command):\n\(refused)")
+            }
+        }
+        #expect(chmod(folder, 0o700) == 0)
+        try await cli.succeed(["verify"])
+    }
+
+    @Test("shell completion: the bash script is generated, and account names complete from the vault without unlocking")
+    func completion() async throws {
+        try await cli.initVault()
+        for name in ["acme", "alpha", "bolt"] { try await cli.addAccount(name, secret: "completion-secret") }
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try await cli.run(["--generate-completion-script", shell])
+            #expect(script.status == 0 && script.stdout.contains("---completion"), "\(shell)")
+        }
+        // What the generated script runs for `sendcloud-vault token --vault V a<TAB>` (no key in the environment).
+        let words = ["sendcloud-vault", "token", "--vault", cli.vault, "a"]
+        let completed = try await cli.run(["---completion", "token", "--", "positional@0", "4", "1"] + words)
+        #expect(completed.status == 0, "\(completed)")
+        #expect(completed.stdout.split(separator: "\n") == ["acme", "alpha"], "\(completed)")
+        let all = try await cli.run(
+            ["---completion", "refresh", "--", "positional@0", "2", "0", "sendcloud-vault", "refresh", ""],
+            env: ["SENDCLOUD_VAULT": cli.vault]
+        )
+        #expect(all.stdout.split(separator: "\n") == ["acme", "alpha", "bolt"], "\(all)")
+        let nowhere = try await cli.run(
+            [
+                "---completion", "show", "--", "positional@0", "4", "0", "sendcloud-vault", "show", "--vault",
+                "/nonexistent/v.sqlite", "",
+            ]
+        )
+        #expect(nowhere.stdout.isEmpty, "\(nowhere)")
     }
 }

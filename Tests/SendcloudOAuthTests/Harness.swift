@@ -34,11 +34,13 @@ struct Harness {
         var configuration = TokenEndpointClient.Configuration()
         // Generous per request (a loaded 2-core CI machine must not turn a slow answer into a retry that reuses a
         // refresh token); the timeout test makes its own, short one.
-        configuration.requestTimeout = .seconds(5)
-        configuration.connectTimeout = .seconds(2)
+        // 20 s, not 5: under the whole suite's load (dozens of CLI processes at once) a plain 500 answer has been
+        // seen to take over 5 s, turning an expected serverError into unreachable.
+        configuration.requestTimeout = .seconds(20)
+        configuration.connectTimeout = .seconds(10)
         configuration.initialBackoff = .milliseconds(10)
         configuration.maxBackoff = .milliseconds(40)
-        configuration.overallTimeout = .seconds(10)
+        configuration.overallTimeout = .seconds(60)
         configuration.maxRetryAfter = .seconds(5)
         return configuration
     }
