@@ -53,19 +53,23 @@ extension CredentialVault {
             account.updatedAt = Date()
             records.append(seal(account, secrets, with: newKey))
         }
-        let wrapped = SlotCipher.wrap(
-            newKey,
-            wrappingKey: state.wrappingKey,
-            vaultID: vaultID,
-            kind: state.slotKind,
-            nonce: Sodium.randomBytes(Sodium.aeadNonceBytes)
-        )
-        let slot = KeySlot(
+        // The slot keeps its label and fingerprint (both bound into the new wrap).
+        let current = slots.first { $0.id == state.slotID }
+        var slot = KeySlot(
             id: state.slotID,
             kind: state.slotKind,
             keyID: newKey.id,
-            wrappedKey: wrapped,
-            createdAt: Date()
+            wrappedKey: [],
+            createdAt: Date(),
+            label: current?.label,
+            fingerprint: current?.fingerprint
+        )
+        slot.wrappedKey = SlotCipher.wrap(
+            newKey,
+            wrappingKey: state.wrappingKey,
+            vaultID: vaultID,
+            slot: slot,
+            nonce: Sodium.randomBytes(Sodium.aeadNonceBytes)
         )
         try await store.rotate(
             expectedKeyID: state.dataKey.id,

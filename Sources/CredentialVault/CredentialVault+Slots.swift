@@ -25,12 +25,13 @@ extension CredentialVault {
     /// The id of the slot that opened this vault.
     public var unlockedSlotID: Int64 { unlocked.withLock { $0.slotID } }
 
-    /// Adds a slot wrapping the current data key. Records are untouched.
+    /// Adds a slot wrapping the current data key, with an optional `label` (1–64 printable characters, see
+    /// ``KeySlot/label``). Records are untouched.
     @discardableResult
-    public func addSlot(_ source: NewKeySlot) async throws -> KeySlot {
+    public func addSlot(_ source: NewKeySlot, label: String? = nil) async throws -> KeySlot {
         let (key, vaultID) = (dataKey, vaultID)
         let made = try await Offload.run(expensive: source.needsKDF) {
-            try SlotCipher.makeSlot(source, wrapping: key, vaultID: vaultID)
+            try SlotCipher.makeSlot(source, wrapping: key, vaultID: vaultID, label: label)
         }
         let slot = try await store.addSlot(made.slot)
         logger.info("key slot added", metadata: ["slot": "\(slot.id)", "kind": "\(slot.kind.name)"])
@@ -64,7 +65,12 @@ extension CredentialVault {
         }
         let (key, vaultID) = (dataKey, vaultID)
         var (replacement, wrappingKey) = try await Offload.run(expensive: true) {
-            try SlotCipher.makeSlot(.passphrase(passphrase, limits), wrapping: key, vaultID: vaultID)
+            try SlotCipher.makeSlot(
+                .passphrase(passphrase, limits),
+                wrapping: key,
+                vaultID: vaultID,
+                label: target.label
+            )
         }
         replacement.id = target.id
         try await store.replaceSlot(replacement, expecting: target)

@@ -89,6 +89,10 @@ extension PostgresCredentialStore {
         Migration(version: 3, name: "v3-location") { s in
             ["ALTER TABLE \(s.header) ADD COLUMN location text"]
         },
+        // A key slot's label and a key-file slot's fingerprint (`key list`), both bound into the slot's wrap.
+        Migration(version: 4, name: "v4-slot-label") { s in
+            ["ALTER TABLE \(s.slot) ADD COLUMN label text", "ALTER TABLE \(s.slot) ADD COLUMN fingerprint text"]
+        },
     ]
 
     /// The newest schema version this code knows.

@@ -77,6 +77,11 @@ extension SQLiteCredentialStore {
         migrator.registerMigration("v4-location") { db in
             try db.execute(sql: "ALTER TABLE vault_header ADD COLUMN location TEXT")
         }
+        // A key slot's label and a key-file slot's fingerprint (`key list`), both bound into the slot's wrap.
+        migrator.registerMigration("v5-slot-label") { db in
+            try db.execute(sql: "ALTER TABLE key_slot ADD COLUMN label TEXT")
+            try db.execute(sql: "ALTER TABLE key_slot ADD COLUMN fingerprint TEXT")
+        }
         return migrator
     }
 

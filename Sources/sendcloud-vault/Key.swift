@@ -36,6 +36,7 @@ struct KeyList: AsyncParsableCommand {
                         return [
                             "id": slot.id, "kind": slot.kind.name, "key_id": Int(slot.keyID), "kdf": detail(slot.kind),
                             "created_at": Output.iso8601(slot.createdAt), "unlocked_with": slot.id == opened,
+                            "label": slot.label ?? NSNull(), "fingerprint": slot.fingerprint ?? NSNull(),
                         ]
                     case .failure(let error):
                         return ["damaged": true, "problem": error.message]
@@ -44,20 +45,21 @@ struct KeyList: AsyncParsableCommand {
             )
             return
         }
-        var rows = [["ID", "KIND", "KDF", "CREATED"]]
+        var rows = [["ID", "LABEL", "KIND", "FINGERPRINT", "KDF", "CREATED"]]
         var damaged: [String] = []
         for record in records {
             switch record {
             case .success(let slot):
                 rows.append([
-                    "\(slot.id)\(slot.id == opened ? "*" : "")", slot.kind.name, detail(slot.kind),
-                    slot.createdAt.formatted(.iso8601),
+                    "\(slot.id)\(slot.id == opened ? "*" : "")", slot.label ?? "-", slot.kind.name,
+                    slot.fingerprint ?? "-", detail(slot.kind), slot.createdAt.formatted(.iso8601),
                 ])
             case .failure(let error):
                 damaged.append(error.message)
             }
         }
         print(Output.table(rows))
+        print("(* unlocked this time; a key file's fingerprint is what 'key add' printed for it)")
         for problem in damaged { print("damaged: \(Output.inert(problem)) (skipped at unlock)") }
     }
 }
@@ -108,7 +110,13 @@ struct KeyAdd: AsyncParsableCommand {
     )
     var newKeyFile: String?
 
+    @Option(name: .long, help: "A name for the slot, shown by 'key list' (1-64 printable characters).")
+    var label: String?
+
     func validate() throws {
+        if let label, !KeySlot.isValidLabel(label) {
+            throw ValidationError("--label is 1 to 64 printable characters")
+        }
         let given = [passphrase, generateKeyFile != nil, newKeyCommand != nil, newKeyFile != nil]
         guard given.filter({ $0 }).count == 1 else {
             throw ValidationError(
@@ -125,7 +133,7 @@ struct KeyAdd: AsyncParsableCommand {
         if let generateKeyFile {
             let key = KeyFileKey.generate()
             try KeyFileWriter.create(key, at: generateKeyFile)
-            do { slot = try await vault.addSlot(.key(key)) } catch {
+            do { slot = try await vault.addSlot(.key(key), label: label) } catch {
                 unlink(generateKeyFile)
                 throw error
             }
@@ -133,7 +141,7 @@ struct KeyAdd: AsyncParsableCommand {
             guard case .key(let key) = try input.unlockSecret(from: .keyFile(path: newKeyFile)) else {
                 throw CLIError.failure("--new-key-file did not yield a key")
             }
-            slot = try await vault.addSlot(.key(key))
+            slot = try await vault.addSlot(.key(key), label: label)
         } else if let newKeyCommand {
             let command = SecretCommand(
                 newKeyCommand,
@@ -143,14 +151,26 @@ struct KeyAdd: AsyncParsableCommand {
             guard case .key(let key) = try input.unlockSecret(from: .keyCommand(command)) else {
                 throw CLIError.failure("--new-key-command did not yield a key")
             }
-            slot = try await vault.addSlot(.key(key))
+            slot = try await vault.addSlot(.key(key), label: label)
         } else {
-            slot = try await vault.addSlot(.passphrase(try newPassphrase.read(input), newPassphrase.kdf.limits))
+            slot = try await vault.addSlot(
+                .passphrase(try newPassphrase.read(input), newPassphrase.kdf.limits),
+                label: label
+            )
         }
         if global.json {
-            Output.printJSON(["id": slot.id, "kind": slot.kind.name] as [String: Any])
+            Output.printJSON(
+                [
+                    "id": slot.id, "kind": slot.kind.name, "label": slot.label ?? NSNull(),
+                    "fingerprint": slot.fingerprint ?? NSNull(),
+                ] as [String: Any]
+            )
         } else {
-            print("Added key slot \(slot.id) (\(slot.kind.name)).")
+            let details = [slot.label.map { "'\(Output.inert($0))'" }, slot.fingerprint.map { "fingerprint \($0)" }]
+                .compactMap { $0 }
+            print(
+                "Added key slot \(slot.id) (\(slot.kind.name)\(details.isEmpty ? "" : ", " + details.joined(separator: ", ")))."
+            )
         }
     }
 }

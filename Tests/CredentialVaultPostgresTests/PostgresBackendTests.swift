@@ -14,8 +14,13 @@ struct PostgresBackendTests {
     func schemaUpgrade() async throws {
         let location = try PostgresSupport.location()
         let created = try await PostgresSupport.store(location, create: true)
-        let key = KeyFileKey.generate()
-        let vault = try await CredentialVault.create(in: created, slots: [.key(key)], logger: logger)
+        // A passphrase slot: a version-1 key-file slot had no fingerprint, which this version's slots bind.
+        let passphrase = SecureBytes(utf8: "schema upgrade passphrase")
+        let vault = try await CredentialVault.create(
+            in: created,
+            slots: [.passphrase(passphrase, .interactive)],
+            logger: logger
+        )
         try await vault.addAccount(
             Account(name: "acme", mode: .clientCredentials, clientID: "c", tokenURL: "https://example.com/token"),
             secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "s"))
@@ -26,16 +31,17 @@ struct PostgresBackendTests {
         try PostgresTestServer.configured().psql(
             "DROP INDEX \(schema).account_by_status; ALTER TABLE \(schema).account DROP COLUMN consecutive_failures; "
                 + "DROP TABLE \(schema).single_use; ALTER TABLE \(schema).vault_header DROP COLUMN location; "
+                + "ALTER TABLE \(schema).key_slot DROP COLUMN label; ALTER TABLE \(schema).key_slot DROP COLUMN fingerprint; "
                 + "DELETE FROM \(schema).schema_migration WHERE version >= 2"
         )
         let store = try await PostgresSupport.store(location)
         let versions = try PostgresTestServer.configured().psql(
             "SELECT string_agg(version || ':' || name, ',' ORDER BY version) FROM \(schema).schema_migration"
         )
-        #expect(versions == "1:v1,2:v2-failures-counts-single-use,3:v3-location")
+        #expect(versions == "1:v1,2:v2-failures-counts-single-use,3:v3-location,4:v4-slot-label")
         #expect(try await store.checkStorage().isEmpty)
         #expect(try await store.accountRow(named: "acme")?[.consecutiveFailures] == .null)
-        let reopened = try await CredentialVault.open(store, with: .key(key), logger: logger)
+        let reopened = try await CredentialVault.open(store, with: .passphrase(passphrase), logger: logger)
         #expect(try await reopened.account(named: "acme").consecutiveFailures == 0)
         #expect(try await reopened.accountCounts() == AccountCounts(ok: 1))
         #expect(try await reopened.claimSingleUse([1], until: Date().addingTimeInterval(60)))

@@ -64,7 +64,7 @@ struct SQLiteConformanceTests {
         let applied = try await store.queue.read {
             try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(applied == ["v1", "v2-due-accounts", "v3-failures-counts-single-use", "v4-location"])
+        #expect(applied == ["v1", "v2-due-accounts", "v3-failures-counts-single-use", "v4-location", "v5-slot-label"])
     }
 
     @Test("the counts by status read only the covering status index, never the account rows")

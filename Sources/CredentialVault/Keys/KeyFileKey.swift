@@ -1,3 +1,5 @@
+import Foundation
+
 /// A 32-byte key for a key-file slot, kept as base64 text in a file or in `SENDCLOUD_VAULT_KEY`.
 public struct KeyFileKey: Sendable {
     /// The raw key.
@@ -26,5 +28,13 @@ public struct KeyFileKey: Sendable {
             text.withUnsafeBytes { out.copyMemory(from: $0) }
             out[text.count] = 0x0A
         }
+    }
+
+    /// A non-secret name for this key: 16 hex digits of BLAKE2b keyed with the key over a fixed label. It tells key
+    /// files apart (`key list`, `key add`) and says nothing usable about the key: finding a key from it is as hard
+    /// as breaking the keyed hash.
+    public var fingerprint: String {
+        let digest = Sodium.keyedHash(Array("sendcloud-vault key fingerprint v1".utf8), key: bytes, outputBytes: 16)
+        return digest.withUnsafeBytes { raw in raw.prefix(8).map { String(format: "%02x", $0) }.joined() }
     }
 }

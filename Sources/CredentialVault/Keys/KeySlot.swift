@@ -29,13 +29,41 @@ public struct KeySlot: Sendable, Equatable {
     public var wrappedKey: [UInt8]
     /// When the slot was made.
     public var createdAt: Date
+    /// The operator's name for the slot (`key add --label`: 1–64 printable characters), if any. Bound into the
+    /// wrap's associated data: a store writer cannot relabel a slot without breaking it.
+    public var label: String?
+    /// For a key-file slot made by this version: ``KeyFileKey/fingerprint`` of its key, so that an operator can tell
+    /// which file a slot takes without the key. Bound into the wrap like ``label``.
+    public var fingerprint: String?
 
     /// Creates a slot value (stores use this to rebuild slots they read).
-    public init(id: Int64, kind: Kind, keyID: UInt32, wrappedKey: [UInt8], createdAt: Date) {
+    public init(
+        id: Int64,
+        kind: Kind,
+        keyID: UInt32,
+        wrappedKey: [UInt8],
+        createdAt: Date,
+        label: String? = nil,
+        fingerprint: String? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.keyID = keyID
         self.wrappedKey = wrappedKey
         self.createdAt = createdAt
+        self.label = label
+        self.fingerprint = fingerprint
+    }
+
+    /// Whether `text` is an acceptable label: 1–64 characters, none of them a control, format or separator
+    /// character (it is printed to terminals).
+    public static func isValidLabel(_ text: String) -> Bool {
+        guard (1...64).contains(text.count), text.utf8.count <= 256 else { return false }
+        return text.unicodeScalars.allSatisfy { scalar in
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .unassigned, .privateUse: false
+            default: true
+            }
+        }
     }
 }

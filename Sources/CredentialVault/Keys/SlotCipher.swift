@@ -4,8 +4,16 @@ import Foundation
 package enum SlotCipher {
     static let version: UInt8 = 1
 
-    /// `"SCVK" ‖ version ‖ vault id ‖ key id (u32 BE) ‖ kind ‖ salt ‖ ops (u64 BE) ‖ mem (u64 BE)`.
-    static func associatedData(vaultID: [UInt8], keyID: UInt32, kind: KeySlot.Kind) -> [UInt8] {
+    /// `"SCVK" ‖ version ‖ vault id ‖ key id (u32 BE) ‖ kind ‖ salt ‖ ops (u64 BE) ‖ mem (u64 BE)`, then — only
+    /// for a slot with a label or fingerprint, so that older slots open as before — `3 ‖ len (u16 BE) ‖ label ‖ len
+    /// (u16 BE) ‖ fingerprint`.
+    static func associatedData(
+        vaultID: [UInt8],
+        keyID: UInt32,
+        kind: KeySlot.Kind,
+        label: String? = nil,
+        fingerprint: String? = nil
+    ) -> [UInt8] {
         var ad: [UInt8] = Array("SCVK".utf8)
         ad.append(version)
         ad += vaultID
@@ -19,6 +27,14 @@ package enum SlotCipher {
         case .keyFile:
             ad.append(2)
         }
+        if label != nil || fingerprint != nil {
+            ad.append(3)
+            for text in [label ?? "", fingerprint ?? ""] {
+                let bytes = Array(text.utf8.prefix(Int(UInt16.max)))
+                ad.appendBigEndian(UInt16(bytes.count))
+                ad += bytes
+            }
+        }
         return ad
     }
 
@@ -27,10 +43,15 @@ package enum SlotCipher {
     static func makeSlot(
         _ source: NewKeySlot,
         wrapping dataKey: DataKey,
-        vaultID: [UInt8]
+        vaultID: [UInt8],
+        label: String? = nil
     ) throws(VaultError) -> (slot: KeySlot, wrappingKey: SecureBytes) {
+        if let label, !KeySlot.isValidLabel(label) {
+            throw .invalid("a slot label is 1 to 64 printable characters")
+        }
         let kind: KeySlot.Kind
         let wrappingKey: SecureBytes
+        var fingerprint: String?
         switch source {
         case .passphrase(let passphrase, let limits):
             guard !passphrase.isEmpty else { throw .invalid("the passphrase is empty") }
@@ -40,17 +61,29 @@ package enum SlotCipher {
         case .key(let key):
             kind = .keyFile
             wrappingKey = key.bytes
+            fingerprint = key.fingerprint
         }
-        let wrapped = wrap(
+        let slot = KeySlot(
+            id: 0,
+            kind: kind,
+            keyID: dataKey.id,
+            wrappedKey: [],
+            createdAt: Date(),
+            label: label,
+            fingerprint: fingerprint
+        )
+        var made = slot
+        made.wrappedKey = wrap(
             dataKey,
             wrappingKey: wrappingKey,
             vaultID: vaultID,
-            kind: kind,
+            slot: slot,
             nonce: Sodium.randomBytes(Sodium.aeadNonceBytes)
         )
-        return (KeySlot(id: 0, kind: kind, keyID: dataKey.id, wrappedKey: wrapped, createdAt: Date()), wrappingKey)
+        return (made, wrappingKey)
     }
 
+    /// Wraps `dataKey` for a slot of `kind` without a label or fingerprint (the format every slot had before them).
     static func wrap(
         _ dataKey: DataKey,
         wrappingKey: SecureBytes,
@@ -58,7 +91,25 @@ package enum SlotCipher {
         kind: KeySlot.Kind,
         nonce: [UInt8]
     ) -> [UInt8] {
-        let ad = associatedData(vaultID: vaultID, keyID: dataKey.id, kind: kind)
+        let slot = KeySlot(id: 0, kind: kind, keyID: dataKey.id, wrappedKey: [], createdAt: Date())
+        return wrap(dataKey, wrappingKey: wrappingKey, vaultID: vaultID, slot: slot, nonce: nonce)
+    }
+
+    /// Wraps `dataKey` for `slot` (its kind, label and fingerprint go into the associated data).
+    static func wrap(
+        _ dataKey: DataKey,
+        wrappingKey: SecureBytes,
+        vaultID: [UInt8],
+        slot: KeySlot,
+        nonce: [UInt8]
+    ) -> [UInt8] {
+        let ad = associatedData(
+            vaultID: vaultID,
+            keyID: dataKey.id,
+            kind: slot.kind,
+            label: slot.label,
+            fingerprint: slot.fingerprint
+        )
         let ct = dataKey.bytes.withUnsafeBytes {
             Sodium.aeadSeal(plaintext: $0, ad: ad, nonce: nonce, key: wrappingKey)
         }
@@ -137,7 +188,13 @@ package enum SlotCipher {
         guard b.count == header + Sodium.aeadKeyBytes + Sodium.aeadTagBytes, b[0] == version else {
             throw .integrity("key slot \(slot.id) is malformed")
         }
-        let ad = associatedData(vaultID: vaultID, keyID: slot.keyID, kind: slot.kind)
+        let ad = associatedData(
+            vaultID: vaultID,
+            keyID: slot.keyID,
+            kind: slot.kind,
+            label: slot.label,
+            fingerprint: slot.fingerprint
+        )
         guard
             let key = Sodium.aeadOpen(
                 ciphertext: b[header...],

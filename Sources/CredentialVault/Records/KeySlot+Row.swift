@@ -23,12 +23,21 @@ extension KeySlot {
             throw .integrity("key slot \(id) has an unknown kind")
         }
         let created = row[.createdAt].real.flatMap { StoredAccount.dateRange.contains($0) ? $0 : nil } ?? 0
+        func optionalText(_ column: KeySlotColumn) throws(VaultError) -> String? {
+            switch row[column] {
+            case .null: return nil
+            case .text(let text) where !text.isEmpty && text.utf8.count <= 256: return text
+            default: throw .integrity("key slot \(id) has a malformed \(column.rawValue)")
+            }
+        }
         self.init(
             id: id,
             kind: kind,
             keyID: keyID,
             wrappedKey: wrapped,
-            createdAt: Date(timeIntervalSince1970: created)
+            createdAt: Date(timeIntervalSince1970: created),
+            label: try optionalText(.label),
+            fingerprint: try optionalText(.fingerprint)
         )
     }
 
@@ -36,7 +45,8 @@ extension KeySlot {
     package var row: KeySlotRow {
         var row = KeySlotRow([
             .id: .integer(id), .kind: .text(kind.name), .keyID: .integer(Int64(keyID)), .wrappedKey: .blob(wrappedKey),
-            .createdAt: .real(createdAt.timeIntervalSince1970),
+            .createdAt: .real(createdAt.timeIntervalSince1970), .label: label.map { .text($0) } ?? .null,
+            .fingerprint: fingerprint.map { .text($0) } ?? .null,
         ])
         if case .passphrase(let salt, let ops, let mem) = kind {
             row[.salt] = .blob(salt)

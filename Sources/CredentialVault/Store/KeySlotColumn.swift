@@ -8,4 +8,8 @@ public enum KeySlotColumn: String, StoreColumn {
     case keyID = "key_id"
     case wrappedKey = "wrapped_key"
     case createdAt = "created_at"
+    /// The operator's name for the slot (`key add --label`), or NULL. Authenticated by the slot's wrap.
+    case label
+    /// A key-file slot's non-secret fingerprint (``KeyFileKey/fingerprint``), or NULL. Authenticated by the wrap.
+    case fingerprint
 }
