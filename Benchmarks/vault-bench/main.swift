@@ -1,10 +1,12 @@
 // Benchmark harness (not run by the tests): `swift run -c release vault-bench [--quick]`.
 // Prints a Markdown table: each vault operation beside the raw libsodium / SQLite cost measured in the same run.
+import AsyncHTTPClient
 import CredentialVault
 import CredentialVaultSQLite
 import Foundation
 import GRDB
 import Logging
+import SendcloudOAuth
 
 #if canImport(Glibc)
 import Glibc
@@ -103,6 +105,13 @@ func addAccounts(_ range: Range<Int>) async throws {
 }
 try await addAccounts(0..<10)
 let raw = try DatabaseQueue(path: path)
+let rawC = RawSQLite(path: path, columns: AccountColumn.allCases.map(\.rawValue))
+await measure(
+    "raw SQLite C API: prepared SELECT of every account column by name, blobs copied, 10 accounts",
+    iterations: n * 5
+) {
+    precondition(rawC.pointRead("tenant-5") > 0)
+}
 await measure("raw SQLite (GRDB): SELECT one account row by name, 10 accounts", iterations: n) {
     _ = try! raw.read { try Row_.fetch($0, "tenant-5") }
 }
@@ -119,6 +128,36 @@ try await measure("vault: openAccount (read + open 3 secrets), 10 accounts", ite
 try await measure("vault: account(named:) (read + authenticate metadata: open 1 value), 10 accounts", iterations: n) {
     _ = try await vault.account(named: "tenant-5")
 }
+// The in-memory path of a long-running process (DESIGN §5): a token held by the provider, no store read.
+let http = HTTPClient(eventLoopGroupProvider: .singleton)
+var providerConfiguration = TokenProvider.Configuration()
+providerConfiguration.accessTokenCacheLimit = 100_000
+let provider = TokenProvider(
+    vault: vault,
+    client: TokenEndpointClient(httpClient: http, logger: logger),
+    configuration: providerConfiguration,
+    logger: logger
+)
+/// The process's resident bytes (`/proc/self/statm`, second field, in pages).
+func heapInUse() -> Int {
+    let fields = (try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8))?.split(separator: " ") ?? []
+    return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+/// Puts every account of `range` in the provider's memory (each read from the store once).
+func holdTokens(_ range: Range<Int>) async throws {
+    for i in range {
+        let token = try await provider.accessToken(for: try AccountName("tenant-\(i)"))
+        precondition(!token.obtainedFromServer)
+    }
+}
+try await holdTokens(0..<10)
+try await measure("provider: accessToken(for:) held in memory, 10 accounts held", iterations: n * 50) {
+    _ = try await provider.accessToken(for: "tenant-5")
+}
+var heapBefore = heapInUse()
+for _ in 0..<1_000_000 { _ = try await provider.accessToken(for: "tenant-5") }
+let heapGrowthSmall = heapInUse() - heapBefore
+
 let total = quick ? 1000 : 10_000
 try await addAccounts(10..<total)
 await measure("raw SQLite (GRDB): SELECT one account row by name, \(total) accounts", iterations: n) {
@@ -127,12 +166,36 @@ await measure("raw SQLite (GRDB): SELECT one account row by name, \(total) accou
 try await measure("vault: openAccount (read + open 3 secrets), \(total) accounts", iterations: n) {
     _ = try await vault.openAccount(named: try AccountName("tenant-\(total / 2)"))
 }
+await measure(
+    "raw SQLite C API: prepared SELECT of every account column by name, blobs copied, \(total) accounts",
+    iterations: n * 5
+) {
+    precondition(rawC.pointRead("tenant-\(total / 2)") > 0)
+}
+try await holdTokens(10..<total)
+let middle = try AccountName("tenant-\(total / 2)")
+try await measure("provider: accessToken(for:) held in memory, \(total) accounts held", iterations: n * 50) {
+    _ = try await provider.accessToken(for: middle)
+}
+heapBefore = heapInUse()
+for _ in 0..<1_000_000 { _ = try await provider.accessToken(for: middle) }
+let heapGrowthLarge = heapInUse() - heapBefore
+try await (http.shutdown() as Void)
 
 // 3. Durable writes (synchronous=FULL, one transaction each).
 try raw.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
 let writes = quick ? 50 : 300
 await measure("raw SQLite (GRDB): UPDATE one row, 1 transaction, synchronous=FULL", iterations: writes) {
     try! raw.write { try $0.execute(sql: "UPDATE account SET updated_at = updated_at + 1 WHERE name = 'tenant-7'") }
+}
+let sealedValues = [
+    [UInt8](repeating: 1, count: 80), [UInt8](repeating: 2, count: 104), [UInt8](repeating: 3, count: 1064),
+]
+await measure(
+    "raw SQLite C API: BEGIN IMMEDIATE, read generation, UPDATE 3 blobs + generation, COMMIT, synchronous=FULL",
+    iterations: writes
+) {
+    rawC.compareAndSwap("tenant-9", values: sealedValues, now: Date().timeIntervalSince1970)
 }
 var current = try await vault.openAccount(named: "tenant-8")
 try await measure("vault: updateAccount (reseal 3 secrets + CAS write), synchronous=FULL", iterations: writes) {
@@ -186,6 +249,9 @@ try await measure("vault: withAccountLock (in-process table + OFD lock on the va
     try await store.withAccountLock("tenant-3", timeout: .seconds(5)) {}
 }
 
+print(
+    "Resident memory after 1,000,000 more in-memory accessToken(for:) calls: \(heapGrowthSmall) bytes more with 10 accounts held, \(heapGrowthLarge) bytes more with \(total) held"
+)
 print("| operation | median µs | p90 µs | calls/round |")
 print("|---|---:|---:|---:|")
 for row in rows {

@@ -40,14 +40,28 @@ public struct TokenEndpointClient: Sendable {
         public init() {}
     }
 
-    let httpClient: HTTPClient
+    /// Where requests go: the caller's client, or one made on the first request.
+    private enum Transport: Sendable {
+        case client(HTTPClient)
+        case onDemand(HTTPClientOnDemand)
+    }
+
+    private let transport: Transport
     /// The configuration in use.
     public let configuration: Configuration
     let logger: Logger
 
     /// Creates a client over `httpClient` (see ``makeHTTPClient(configuration:)``).
     public init(httpClient: HTTPClient, configuration: Configuration = Configuration(), logger: Logger) {
-        self.httpClient = httpClient
+        transport = .client(httpClient)
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Creates a client whose `HTTPClient` is made by the first request (for a short-lived process that may need
+    /// none); the caller shuts `httpClient` down.
+    public init(httpClient: HTTPClientOnDemand, configuration: Configuration = Configuration(), logger: Logger) {
+        transport = .onDemand(httpClient)
         self.configuration = configuration
         self.logger = logger
     }
@@ -155,6 +169,11 @@ public struct TokenEndpointClient: Sendable {
         let attemptDeadline = ContinuousClock.now.advanced(by: timeout)
         let response: HTTPClientResponse
         do {
+            let httpClient =
+                switch transport {
+                case .client(let client): client
+                case .onDemand(let onDemand): try onDemand.client()
+                }
             response = try await httpClient.execute(request, timeout: timeout.timeAmount, logger: logger)
         } catch {
             throw OAuthError(

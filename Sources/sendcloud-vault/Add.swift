@@ -5,6 +5,7 @@ import SendcloudOAuth
 
 struct Add: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "add",
         abstract: "Add an account (tenant) with its sealed secrets.",
         discussion: """
             The client secret (Sendcloud secret key) comes from --client-secret-file (a path, '-' for stdin), \

@@ -11,6 +11,7 @@ import Darwin
 
 struct Export: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write a sealed backup of every account (metadata, status, generation, secrets) to FILE.",
         discussion: """
             The backup is sealed under its own secret, not the vault's: a key from --backup-key-file (base64 of 32 \

@@ -4,6 +4,7 @@ import Foundation
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "import",
         abstract: "Restore a sealed backup into the vault, or migrate a plaintext JSON token list (--plaintext-json).",
         discussion: """
             A backup (from 'export') opens with its own secret: --backup-key-file, --backup-passphrase-file, \

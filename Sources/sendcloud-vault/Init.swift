@@ -11,6 +11,7 @@ import Darwin
 
 struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Create a vault with a passphrase slot and/or a key-file slot.",
         discussion: """
             Every unlock source present becomes a key slot: a key from --key-file, SENDCLOUD_VAULT_KEY_FILE, \

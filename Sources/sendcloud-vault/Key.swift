@@ -10,6 +10,7 @@ import Darwin
 
 struct Key: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "key",
         abstract: "Manage key slots (each wraps the data key; records are untouched).",
         subcommands: [KeyList.self, KeyAdd.self, KeyRemove.self]
     )

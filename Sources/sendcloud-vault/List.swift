@@ -4,6 +4,7 @@ import Foundation
 
 struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List accounts: name, mode, status, access token expiry, last refresh (and any backoff).",
         discussion: """
             STATUS is reauth-required (run 'sendcloud-vault login NAME'), failing (the last refresh failed: \

@@ -5,6 +5,7 @@ import SendcloudOAuth
 
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "login",
         abstract: "Authorize an account in the browser (authorization code + PKCE) and store its tokens.",
         discussion: """
             Listens on 127.0.0.1 (--port, default any free port) for the redirect, prints the authorize URL on \

@@ -20,14 +20,15 @@ enum OAuthSession {
         return url
     }
 
-    /// Runs `body` with a provider, and shuts the HTTP client down afterwards.
+    /// Runs `body` with a provider, and shuts the HTTP client down afterwards. The HTTP client (and its event loop
+    /// threads) is made only if a request is sent: a token found in the vault needs none.
     static func with<T: Sendable>(
         _ vault: CredentialVault,
         _ global: GlobalOptions,
         _ body: (TokenProvider) async throws -> T
     ) async throws -> T {
         let configuration = TokenEndpointClient.Configuration()
-        let http = TokenEndpointClient.makeHTTPClient(configuration: configuration)
+        let http = HTTPClientOnDemand { TokenEndpointClient.makeHTTPClient(configuration: configuration) }
         let logger = global.logger
         let provider = TokenProvider(
             vault: vault,

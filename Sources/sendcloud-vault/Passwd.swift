@@ -3,6 +3,7 @@ import CredentialVault
 
 struct Passwd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "passwd",
         abstract: "Change the vault passphrase (rewraps the data key only).",
         discussion: """
             Unlock as usual; the new passphrase comes from --new-passphrase-file, SENDCLOUD_VAULT_NEW_PASSPHRASE_FILE, \

@@ -12,6 +12,7 @@ import Darwin
 
 struct Refresh: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "refresh",
         abstract: "Refresh the named accounts, or all that expire soon (--all).",
         discussion: """
             Named accounts get a new token now. --all refreshes the accounts whose token expires within --ahead \

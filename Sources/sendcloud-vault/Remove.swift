@@ -3,6 +3,7 @@ import CredentialVault
 
 struct Remove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Delete an account and its secrets.",
         discussion: """
             The refresh token is gone for good: the merchant must authorize again to get a new one. On a terminal, \

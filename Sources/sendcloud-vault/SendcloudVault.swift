@@ -1,5 +1,8 @@
 import ArgumentParser
 
+/// The root command. Every command names itself (`commandName:`): argument-parser's default, the type's name through
+/// `String(describing:)`, costs a scan of every protocol conformance in the binary per command at each start-up
+/// (BENCHMARKS.md, "The CLI, whole process").
 @main
 struct SendcloudVault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

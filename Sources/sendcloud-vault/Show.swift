@@ -5,6 +5,7 @@ import SendcloudOAuth
 
 struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Show an account's metadata, status and expiry; secrets masked unless --reveal."
     )
 

@@ -5,6 +5,7 @@ import SendcloudOAuth
 
 struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "token",
         abstract: "Print a valid access token, obtaining or refreshing it if needed.",
         discussion: """
             Prints the token and a newline, nothing else. --header prints the whole header: \

@@ -4,6 +4,7 @@ import SendcloudOAuth
 
 struct Update: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "update",
         abstract: "Change an account in place: client id or secret, refresh token, token URL, scope.",
         discussion: """
             Only what you name changes. A new client secret comes from --client-secret-file (a path, '-' for \

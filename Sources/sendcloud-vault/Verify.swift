@@ -4,6 +4,7 @@ import Foundation
 
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Open every record and check permissions and integrity; report each problem.",
         discussion: """
             Exits 0 when all is sound, 65 when a record or the file fails its check, 78 for unsafe permissions.

@@ -47,11 +47,7 @@ struct SQLiteConformanceTests {
 
     @Test("a vault of the first schema gains every later step when opened: due accounts, failures, single use")
     func schemaUpgrade() async throws {
-        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/format-1/vault.sqlite").path
-        let copy = dir.file("old.sqlite")
-        try FileManager.default.copyItem(atPath: fixture, toPath: copy)
-        chmod(copy, 0o600)
+        let copy = try copyOfFormatOneVault(in: dir)
         let store = try SQLiteCredentialStore(path: copy)
         let rows = try await store.accountRows()
         #expect(!rows.isEmpty)
@@ -64,7 +60,12 @@ struct SQLiteConformanceTests {
         let applied = try await store.queue.read {
             try String.fetchAll($0, sql: "SELECT identifier FROM grdb_migrations")
         }
-        #expect(applied == ["v1", "v2-due-accounts", "v3-failures-counts-single-use", "v4-location", "v5-slot-label"])
+        #expect(
+            applied == [
+                "v1", "v2-due-accounts", "v3-failures-counts-single-use", "v4-location", "v5-slot-label",
+                "v6-compact-rows",
+            ]
+        )
     }
 
     @Test("the counts by status read only the covering status index, never the account rows")

@@ -26,3 +26,13 @@ func sampleAccount(_ name: AccountName, _ mode: AccountMode = .refreshToken) -> 
         tokenURL: "https://account.sendcloud.com/oauth2/token"
     )
 }
+
+/// A 0600 copy, in `dir`, of the vault made by the first schema and format (Fixtures/format-1).
+func copyOfFormatOneVault(in dir: TempDir, file: String = #filePath) throws -> String {
+    let fixture = URL(fileURLWithPath: file).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/format-1/vault.sqlite").path
+    let copy = dir.file("old.sqlite")
+    try FileManager.default.copyItem(atPath: fixture, toPath: copy)
+    chmod(copy, 0o600)
+    return copy
+}
