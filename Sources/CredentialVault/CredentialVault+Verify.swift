@@ -5,6 +5,9 @@ import Logging
 extension CredentialVault {
     /// Opens every sealed value of every account and checks every slot's key id and the storage itself; returns the
     /// problems found (none when the vault is sound) with the number of account and slot rows checked. Reads only.
+    /// Account rows read at a time by ``verify()``.
+    static let verifyPageSize = 500
+
     public func verify() async throws -> VerificationReport {
         typealias Problem = VerificationReport.Problem
         var problems = try await store.checkStorage().map {
@@ -30,8 +33,7 @@ extension CredentialVault {
                 )
             )
         }
-        let accountRecords = try await store.accountRecords()
-        for result in accountRecords {
+        func check(_ result: Result<StoredAccount, VaultError>) {
             switch result {
             case .success(let record):
                 do {
@@ -55,9 +57,29 @@ extension CredentialVault {
                 problems.append(Problem(message: error.message))
             }
         }
+        // Page by page, so that verify's memory does not grow with the number of accounts. A row whose name is not
+        // text (tampered) ends the paging; the count below catches any row the pages did not reach.
+        var accountCount = 0
+        var after: String?
+        repeat {
+            let rows = try await store.accountRows(after: after, limit: Self.verifyPageSize)
+            accountCount += rows.count
+            after = rows.count == Self.verifyPageSize ? rows.last?[.name].text : nil
+            for row in rows { check(Result { () throws(VaultError) in try StoredAccount(row: row) }) }
+        } while after != nil
+        let stored = try await store.accountStatusCounts(now: Date()).map(\.count).reduce(0, +)
+        if stored != accountCount {
+            problems.append(
+                Problem(
+                    message: "the store holds \(stored) account rows but \(accountCount) were read in name order "
+                        + "(a row whose name is not text?)",
+                    code: .integrityFailure
+                )
+            )
+        }
         var report = VerificationReport(
             problems: problems,
-            accountCount: accountRecords.count,
+            accountCount: max(stored, accountCount),
             slotCount: slotRecords.count
         )
         report.warnings = try await locationWarnings()

@@ -217,6 +217,23 @@ public final class CredentialVault: Sendable {
         }
     }
 
+    /// A page of accounts, ordered by name in byte order: at most `limit`, those named after `after` (from the first
+    /// when `nil`), each authenticated as by ``accounts()``. Page on with the last name returned; a page shorter
+    /// than `limit` is the last. Listing any number of accounts this way takes memory for one page, not for all;
+    /// the pages are not one snapshot (an account added meanwhile appears if its name comes later).
+    public func accounts(after: AccountName?, limit: Int) async throws -> [Account] {
+        let page = { try await self.store.accountRecords(after: after?.rawValue, limit: limit).map { try $0.get() } }
+        var records = try await page()
+        if records.contains(where: { $0.keyID != dataKey.id }), try await reloadKeyIfRotated() {
+            records = try await page()
+        }
+        let key = dataKey
+        return try records.map { record in
+            try authenticate(record, with: key)
+            return record.account
+        }
+    }
+
     /// One page of the accounts that `query` selects, *not authenticated*: for choosing which accounts to refresh,
     /// where a tampered row costs nothing because every refresh opens (and so authenticates) its record under the
     /// account's lock before anything is sent. The store answers from metadata alone, through an index, without
@@ -303,7 +320,7 @@ public final class CredentialVault: Sendable {
     }
 
     /// Opens the sealed values of `record` as the vault does (each bound to the record's metadata); with `onlyOne`,
-    /// just the first (enough to authenticate the metadata). A record without any sealed value has nothing to
+    /// just the smallest (enough to authenticate the metadata). A record without any sealed value has nothing to
     /// authenticate its metadata with: every account stores at least its client secret, so such a row was tampered
     /// with (accepted only while legacy values are).
     package static func open(
@@ -320,7 +337,14 @@ public final class CredentialVault: Sendable {
         }
         let metadata = AuthenticatedMetadata(record.account, fields: Set(record.sealed.keys))
         var secrets = AccountSecrets()
-        for (field, value) in record.sealed.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+        // Every value is bound to the same metadata: to authenticate it, the smallest one is enough (the client
+        // secret, not a 1 KiB access token).
+        let order: [(key: SecretField, value: SealedValue)] =
+            onlyOne
+            ? record.sealed.min { ($0.value.bytes.count, $0.key.rawValue) < ($1.value.bytes.count, $1.key.rawValue) }
+                .map { [$0] } ?? []
+            : record.sealed.sorted { $0.key.rawValue < $1.key.rawValue }
+        for (field, value) in order {
             let context = SealingContext(
                 vaultID: vaultID,
                 keyID: record.keyID,

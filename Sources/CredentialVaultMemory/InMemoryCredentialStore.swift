@@ -135,6 +135,15 @@ public final class InMemoryCredentialStore: CredentialStore {
         state.withLock { state in state.accounts.sorted { Self.byteOrder($0.key, $1.key) }.map(\.value) }
     }
 
+    public func accountRows(after: String?, limit: Int) async throws -> [AccountRow] {
+        state.withLock { state in
+            Array(
+                state.accounts.filter { name, _ in after.map { Self.byteOrder($0, name) } ?? true }
+                    .sorted { Self.byteOrder($0.key, $1.key) }.prefix(max(0, limit)).map(\.value)
+            )
+        }
+    }
+
     public func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] {
         state.withLock { state in
             state.accounts.sorted { Self.byteOrder($0.key, $1.key) }.lazy.map(\.value).filter { query.matches($0) }

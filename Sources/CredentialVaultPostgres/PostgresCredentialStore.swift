@@ -323,6 +323,19 @@ public final class PostgresCredentialStore: CredentialStore, Service {
         try await rows(PostgresQuery(unsafeSQL: sql.selectAccounts)).map { try Self.storeRow($0) }
     }
 
+    public func accountRows(after: String?, limit: Int) async throws -> [AccountRow] {
+        var binds = PostgresBindings()
+        var sql = "SELECT \(PostgresStatements.list(AccountColumn.allCases)) FROM \(self.sql.account)"
+        if let after {
+            guard !after.utf8.contains(0) else { throw VaultError(.invalidInput, "a page boundary holds NUL") }
+            binds.append(after)
+            sql += " WHERE name > $1::text"
+        }
+        binds.append(max(0, limit))
+        sql += " ORDER BY name LIMIT $\(after == nil ? 1 : 2)::int8"
+        return try await rows(PostgresQuery(unsafeSQL: sql, binds: binds)).map { try Self.storeRow($0) }
+    }
+
     public func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] {
         try await rows(try dueAccountsQuery(query)).map { try Self.storeRow($0) }
     }

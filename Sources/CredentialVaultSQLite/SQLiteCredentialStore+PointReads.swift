@@ -2,7 +2,8 @@ import CredentialVault
 import GRDB
 import Synchronization
 
-/// Point reads on the calling task: the per-request path (``SQLiteCredentialStore/accountRow(named:)``) without the
+/// Point reads on the calling task: the per-request path (``SQLiteCredentialStore/accountRow(named:)``, and the
+/// header and slots read when a vault opens) without the
 /// two thread hops and the read-only transaction of GRDB's asynchronous `read` (BENCHMARKS.md, "Reading one
 /// account").
 ///
@@ -50,5 +51,18 @@ final class PointReader: Sendable {
             try queue?.close()
             queue = nil
         }
+    }
+}
+
+extension SQLiteCredentialStore {
+    /// `body` (one statement: a header, the slots, an account) through ``PointReader`` when it need not wait, else
+    /// on the queue.
+    func pointRead<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            if let answer = try pointReader.read(body) { return answer }
+        } catch let error as DatabaseError {
+            throw Self.mapped(error)
+        }
+        return try await run(queue.read, body)
     }
 }

@@ -79,10 +79,16 @@ extension SQLiteCredentialStore {
         return rows.first
     }
 
-    /// Refuses (``VaultError/Code/conflict``) a row sealed under a key id that is not the header's.
+    /// Refuses (``VaultError/Code/conflict``) a row sealed under a key id that is not the header's. On every write
+    /// path: one cached statement (preparing one costs more than running it).
     static func requireCurrentKey(_ keyID: StoreValue, _ db: Database) throws {
-        guard let header = try headerRow(db) else { throw VaultError(.noVault, "no vault has been created here") }
-        guard header[.keyID] == keyID else {
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(VaultHeaderColumn.keyID.rawValue) FROM vault_header WHERE id = 1"
+        )
+        guard let current = try DatabaseValue.fetchOne(statement) else {
+            throw VaultError(.noVault, "no vault has been created here")
+        }
+        guard StoreValue(current) == keyID else {
             throw VaultError(.conflict, "the data key was rotated meanwhile; open the vault again")
         }
     }

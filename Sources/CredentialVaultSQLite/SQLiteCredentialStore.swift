@@ -125,7 +125,7 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func headerRow() async throws -> VaultHeaderRow? {
-        try await run(queue.read) { db in try Self.headerRow(db) }
+        try await pointRead { db in try Self.headerRow(db) }
     }
 
     public func createVault(header: VaultHeaderRow, slots: [KeySlotRow]) async throws {
@@ -142,7 +142,7 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func slotRows() async throws -> [KeySlotRow] {
-        try await run(queue.read) { db in try Self.fetchRows(db, "key_slot", orderBy: "id") }
+        try await pointRead { db in try Self.fetchRows(db, "key_slot", orderBy: "id") }
     }
 
     public func addSlot(_ slot: KeySlotRow) async throws -> Int64 {
@@ -189,17 +189,20 @@ public final class SQLiteCredentialStore: CredentialStore {
     }
 
     public func accountRow(named name: AccountName) async throws -> AccountRow? {
-        let read: @Sendable (Database) throws -> AccountRow? = { db in try Self.accountRow(named: name.rawValue, db) }
-        do {
-            if let answer = try pointReader.read(read) { return answer }
-        } catch let error as DatabaseError {
-            throw Self.mapped(error)
-        }
-        return try await run(queue.read, read)
+        try await pointRead { db in try Self.accountRow(named: name.rawValue, db) }
     }
 
     public func accountRows() async throws -> [AccountRow] {
         try await run(queue.read) { db in try Self.fetchRows(db, "account", orderBy: "name") }
+    }
+
+    public func accountRows(after: String?, limit: Int) async throws -> [AccountRow] {
+        let columns = AccountSQL.columns.map(\.rawValue).joined(separator: ", ")
+        let sql = "SELECT \(columns) FROM account" + (after == nil ? "" : " WHERE name > ?") + " ORDER BY name LIMIT ?"
+        let arguments: StatementArguments = after.map { [$0, max(0, limit)] } ?? [max(0, limit)]
+        return try await run(queue.read) { db in
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map { Self.storeRow($0, AccountSQL.columns) }
+        }
     }
 
     public func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] {

@@ -47,7 +47,10 @@ enum ExitStatus {
     /// ``table`` as the root help shows it.
     static var tableText: String {
         "Exit codes:\n"
-            + table.map { "  \(String($0.code).padding(toLength: 4, withPad: " ", startingAt: 0))\($0.meaning)" }
+            + table.map { entry in
+                let code = String(entry.code)
+                return "  " + code + String(repeating: " ", count: max(0, 4 - code.count)) + entry.meaning
+            }
             .joined(separator: "\n")
     }
 

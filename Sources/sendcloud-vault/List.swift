@@ -19,35 +19,73 @@ struct List: AsyncParsableCommand {
     @Option(name: .long, help: "Only accounts with this status: ok, failing or reauth-required.")
     var status: AccountHealth?
 
+    /// Accounts read and authenticated at a time: what `list` holds in memory, whatever the number of accounts.
+    static let pageSize = 500
+
     func run() async throws {
         let vault = try await global.openVault()
-        let accounts = try await vault.accounts().filter { account in
-            status.map { Output.health(account) == $0 } ?? true
-        }
         if global.json {
-            Output.printJSON(accounts.map { Output.accountJSON($0) })
+            // One array, written a page at a time (the same bytes as one encoding of the whole array).
+            var first = true
+            FileHandle.standardOutput.write(Data("[".utf8))
+            try await forEachPage(vault) { page in
+                var data = Data()
+                for account in page {
+                    if !first { data.append(UInt8(ascii: ",")) }
+                    first = false
+                    data.append(Output.jsonData(Output.accountJSON(account)))
+                }
+                FileHandle.standardOutput.write(data)
+            }
+            FileHandle.standardOutput.write(Data("]\n".utf8))
             return
         }
-        guard !accounts.isEmpty else {
+        // Two passes, a page at a time: the column widths (and whether any account has backoff columns), then
+        // the lines.
+        let now = Date()
+        var layout = TableLayout()
+        var backoff = false
+        var count = 0
+        try await forEachPage(vault) { page in
+            count += page.count
+            backoff = backoff || page.contains { $0.nextAttemptAt != nil || $0.consecutiveFailures > 0 }
+            for account in page { layout.measure(Self.row(account, now: now, backoff: true)) }
+        }
+        guard count > 0 else {
             print(status.map { "No accounts with status \($0.rawValue)." } ?? "No accounts.")
             return
         }
-        let now = Date()
-        // The backoff columns only when some account is backing off or has failed.
-        let backoff = accounts.contains { $0.nextAttemptAt != nil || $0.consecutiveFailures > 0 }
-        var rows = [
-            ["NAME", "MODE", "STATUS", "EXPIRES", "LAST REFRESH"] + (backoff ? ["NEXT ATTEMPT", "FAILURES"] : [])
-        ]
-        for a in accounts {
-            var row = [
-                a.name.rawValue, a.mode.rawValue, Output.health(a).rawValue, Output.expiry(a, now: now),
-                a.refreshedAt.map { Output.relative($0, now: now) } ?? "never",
-            ]
-            if backoff {
-                row += [a.nextAttemptAt.map { Output.relative($0, now: now) } ?? "-", String(a.consecutiveFailures)]
-            }
-            rows.append(row)
+        let header = ["NAME", "MODE", "STATUS", "EXPIRES", "LAST REFRESH"] + ["NEXT ATTEMPT", "FAILURES"]
+        layout.measure(header)
+        let columns = backoff ? header.count : 5
+        print(layout.line(Array(header.prefix(columns))))
+        try await forEachPage(vault) { page in
+            let lines = page.map { layout.line(Array(Self.row($0, now: now, backoff: true).prefix(columns))) }
+            print(lines.joined(separator: "\n"))
         }
-        print(Output.table(rows))
+    }
+
+    /// One line of the table: name, mode, status, expiry, last refresh; with `backoff`, next attempt and failures.
+    static func row(_ a: Account, now: Date, backoff: Bool) -> [String] {
+        var row = [
+            a.name.rawValue, a.mode.rawValue, Output.health(a).rawValue, Output.expiry(a, now: now),
+            a.refreshedAt.map { Output.relative($0, now: now) } ?? "never",
+        ]
+        if backoff {
+            row += [a.nextAttemptAt.map { Output.relative($0, now: now) } ?? "-", String(a.consecutiveFailures)]
+        }
+        return row
+    }
+
+    /// Calls `body` with each page of accounts (those of `--status`, if given), ``pageSize`` read at a time.
+    private func forEachPage(_ vault: CredentialVault, _ body: ([Account]) throws -> Void) async throws {
+        var after: AccountName?
+        while true {
+            let page = try await vault.accounts(after: after, limit: Self.pageSize)
+            let kept = page.filter { account in status.map { Output.health(account) == $0 } ?? true }
+            if !kept.isEmpty { try body(kept) }
+            guard page.count == Self.pageSize, let last = page.last else { return }
+            after = last.name
+        }
     }
 }

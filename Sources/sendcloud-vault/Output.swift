@@ -122,15 +122,31 @@ enum Output {
 
     /// Left-aligned columns separated by two spaces.
     static func table(_ rows: [[String]]) -> String {
-        let rows = rows.map { $0.map(inert) }
-        guard let first = rows.first else { return "" }
-        var widths = Array(repeating: 0, count: first.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        return rows.map { row in
-            row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        var layout = TableLayout()
+        for row in rows { layout.measure(row) }
+        return rows.map { layout.line($0) }.joined(separator: "\n")
+    }
+}
+
+/// The column widths of a table printed a piece at a time (`list` of any number of accounts): measure every row
+/// first, then print each. Cells are made ``Output/inert(_:)``; a cell wider than its measured column (a row
+/// that changed between the two) is printed whole, never cut.
+struct TableLayout {
+    private(set) var widths: [Int] = []
+
+    mutating func measure(_ row: [String]) {
+        for (index, cell) in row.enumerated() {
+            if index == widths.count { widths.append(0) }
+            widths[index] = max(widths[index], Output.inert(cell).count)
+        }
+    }
+
+    func line(_ row: [String]) -> String {
+        row.enumerated().map { index, cell in
+            let cell = Output.inert(cell)
+            guard index < row.count - 1, index < widths.count else { return cell }
+            return cell + String(repeating: " ", count: max(0, widths[index] - cell.count))
+        }.joined(separator: "  ")
     }
 }
 

@@ -16,7 +16,8 @@ public enum CredentialStoreConformance {
     /// Every case.
     public static let cases: [ConformanceCase] = [
         roundTrip, compareAndSwap, keyIDConflict, rotation, slots, locksAcrossTasks, locksAcrossHandles,
-        lockBodyUsesStore, tamper, dueAccounts, duePaging, failureCount, statusCounts, singleUse, singleUseConcurrent,
+        lockBodyUsesStore, tamper, dueAccounts, duePaging, accountPaging, failureCount, statusCounts, singleUse,
+        singleUseConcurrent,
         vaultSingleUse, importAllOrNothing, importKeepsState,
     ]
 
@@ -396,6 +397,35 @@ public enum CredentialStoreConformance {
         var tiny = window
         tiny.limit = -1
         #expect(try await f.store.dueAccountRows(tiny).count == 1)
+    }
+
+    static let accountPaging = ConformanceCase("every account pages by name in byte order, each page authenticated") {
+        factory in
+        let f = try await fixture(factory)
+        // Byte order, not a locale's: "B" < "a" < "a-b" < "a_b" < "ab".
+        let names: [AccountName] = ["ab", "a_b", "B", "a-b", "a", "zz"]
+        for (index, name) in names.enumerated() {
+            try await add(f.vault, name, [AccountMode.basic, .refreshToken, .clientCredentials][index % 3])
+        }
+        var seen: [AccountName] = []
+        var after: AccountName?
+        var pages = 0
+        while true {
+            let page = try await f.vault.accounts(after: after, limit: 4)
+            pages += 1
+            seen += page.map(\.name)
+            guard page.count == 4, let last = page.last else { break }
+            after = last.name
+        }
+        #expect(seen == ["B", "a", "a-b", "a_b", "ab", "zz"])
+        #expect(seen == (try await f.vault.accounts()).map(\.name))
+        #expect(pages == 2)
+        #expect(try await f.store.accountRows(after: "zz", limit: 10).isEmpty)
+        #expect(try await f.store.accountRows(after: nil, limit: 0).isEmpty)
+        #expect(try await f.store.accountRows(after: "a-b", limit: 1).map { $0[.name].text } == ["a_b"])
+        // A page holds every column: the sealed values come along (each account's metadata is authenticated).
+        let rows = try await f.store.accountRows(after: nil, limit: 10)
+        #expect(rows.allSatisfy { $0[.clientSecret] != .null })
     }
 
     static let duePaging = ConformanceCase("due accounts page by name: every page in order, none twice") { factory in

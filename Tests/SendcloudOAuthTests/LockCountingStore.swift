@@ -60,6 +60,9 @@ final class LockCountingStore: CredentialStore {
         return try await base.accountRow(named: name)
     }
     func accountRows() async throws -> [AccountRow] { try await base.accountRows() }
+    func accountRows(after: String?, limit: Int) async throws -> [AccountRow] {
+        try await base.accountRows(after: after, limit: limit)
+    }
     func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] { try await base.dueAccountRows(query) }
     func insert(_ row: AccountRow) async throws { try await base.insert(row) }
     func update(_ row: AccountRow, expectedGeneration: Int64) async throws {

@@ -1,19 +1,25 @@
 internal import GRDBSQLite
 
 /// The floor for the store: the SQLite C API on the vault file, prepared statements kept, no wrapper around it.
-/// The same statements as the store's hot path, with the same settings (WAL, `synchronous=FULL`).
+/// The same statements as the store's hot path, with the same settings (WAL, `synchronous=FULL`, `secure_delete`).
 final class RawSQLite {
     private var db: OpaquePointer?
     private var select: OpaquePointer?
     private var begin: OpaquePointer?
     private var readGeneration: OpaquePointer?
+    private var readRow: OpaquePointer?
     private var update: OpaquePointer?
     private var commit: OpaquePointer?
+    /// The columns the compare-and-swap writes: every one but the name, as the store's.
+    private let written: [String]
+    /// SQLITE_TRANSIENT: SQLite copies the value before the bind returns.
+    private let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     /// Opens `path` and prepares: the point read of every account column by name; and the compare-and-swap
-    /// transaction `BEGIN IMMEDIATE`, read the generation, `UPDATE` the three sealed values, `updated_at` and the
-    /// generation `WHERE name = ? AND generation = ?`, `COMMIT`.
+    /// transaction of the store's shape: `BEGIN IMMEDIATE`, read the generation, `UPDATE` every column but the
+    /// name `WHERE name = ? AND generation = ?`, `COMMIT`.
     init(path: String, columns: [String]) {
+        written = columns.filter { $0 != "name" }
         precondition(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
         exec("PRAGMA synchronous = FULL")
         exec("PRAGMA secure_delete = ON")
@@ -21,15 +27,16 @@ final class RawSQLite {
         select = prepare("SELECT \(columns.joined(separator: ", ")) FROM account WHERE name = ?")
         begin = prepare("BEGIN IMMEDIATE")
         readGeneration = prepare("SELECT generation FROM account WHERE name = ?")
+        readRow = prepare("SELECT \(written.joined(separator: ", ")) FROM account WHERE name = ?")
         update = prepare(
-            "UPDATE account SET client_secret = ?, refresh_token = ?, access_token = ?, updated_at = ?, "
-                + "generation = ? WHERE name = ? AND generation = ?"
+            "UPDATE account SET " + written.map { "\($0) = ?" }.joined(separator: ", ")
+                + " WHERE name = ? AND generation = ?"
         )
         commit = prepare("COMMIT")
     }
 
     deinit {
-        for statement in [select, begin, readGeneration, update, commit] { sqlite3_finalize(statement) }
+        for statement in [select, begin, readGeneration, readRow, update, commit] { sqlite3_finalize(statement) }
         sqlite3_close(db)
     }
 
@@ -49,22 +56,34 @@ final class RawSQLite {
         return count
     }
 
-    /// One durable compare-and-swap of `name`'s three sealed values.
+    /// One durable compare-and-swap of `name`: the three sealed values replaced by `values`, `updated_at` set to
+    /// `now`, the generation + 1, every other column written with its current value (read, outside the timing's
+    /// concern, with the row: the store has them from its caller).
     func compareAndSwap(_ name: String, values: [[UInt8]], now: Double) {
+        bind(readRow, 1, name)
+        precondition(sqlite3_step(readRow) == SQLITE_ROW)
         step(begin)
         bind(readGeneration, 1, name)
         precondition(sqlite3_step(readGeneration) == SQLITE_ROW)
         let generation = sqlite3_column_int64(readGeneration, 0)
         sqlite3_reset(readGeneration)
-        for (index, value) in values.enumerated() {
-            _ = value.withUnsafeBytes {
-                sqlite3_bind_blob(update, Int32(index + 1), $0.baseAddress, Int32($0.count), nil)
+        for (index, column) in written.enumerated() {
+            let parameter = Int32(index + 1)
+            if let sealed = ["client_secret", "refresh_token", "access_token"].firstIndex(of: column) {
+                _ = values[sealed].withUnsafeBytes {
+                    sqlite3_bind_blob(update, parameter, $0.baseAddress, Int32($0.count), transient)
+                }
+            } else if column == "updated_at" {
+                sqlite3_bind_double(update, parameter, now)
+            } else if column == "generation" {
+                sqlite3_bind_int64(update, parameter, generation + 1)
+            } else {
+                sqlite3_bind_value(update, parameter, sqlite3_column_value(readRow, Int32(index)))
             }
         }
-        sqlite3_bind_double(update, 4, now)
-        sqlite3_bind_int64(update, 5, generation + 1)
-        bind(update, 6, name)
-        sqlite3_bind_int64(update, 7, generation)
+        sqlite3_reset(readRow)
+        bind(update, Int32(written.count + 1), name)
+        sqlite3_bind_int64(update, Int32(written.count + 2), generation)
         step(update)
         precondition(sqlite3_changes(db) == 1)
         step(commit)
@@ -79,8 +98,7 @@ final class RawSQLite {
     }
 
     private func bind(_ statement: OpaquePointer?, _ index: Int32, _ text: String) {
-        // SQLITE_TRANSIENT: SQLite copies the text before this returns.
-        _ = sqlite3_bind_text(statement, index, text, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
+        _ = sqlite3_bind_text(statement, index, text, -1, transient)
     }
 
     private func step(_ statement: OpaquePointer?) {

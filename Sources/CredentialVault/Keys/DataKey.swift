@@ -20,8 +20,7 @@ extension Array where Element == UInt8 {
 
     /// `length (u32 BE) ‖ UTF-8 bytes`.
     mutating func appendLengthPrefixed(_ text: String) {
-        let bytes = Array(text.utf8)
-        appendBigEndian(UInt32(clamping: bytes.count))
-        append(contentsOf: bytes)
+        appendBigEndian(UInt32(clamping: text.utf8.count))
+        append(contentsOf: text.utf8)
     }
 }

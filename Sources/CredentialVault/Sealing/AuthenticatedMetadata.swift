@@ -24,9 +24,16 @@ package struct AuthenticatedMetadata: Sendable, Equatable {
     /// `generation (i64 BE) ‖ fields (bitmask u8) ‖ mode ‖ client id ‖ token URL ‖ scopes present (u8) ‖ scopes`,
     /// each string as `length (u32 BE) ‖ UTF-8`.
     func append(to ad: inout [UInt8]) {
+        // One allocation for the whole associated data (it is built for every value sealed or opened).
+        ad.reserveCapacity(
+            ad.count + 8 + 1 + 12 + mode.rawValue.utf8.count + clientID.utf8.count + tokenURL.utf8.count + 1
+                + (scopes?.utf8.count ?? 0) + 4
+        )
         ad.appendBigEndian(generation)
         ad.append(fields.reduce(UInt8(0)) { $0 | (1 << $1.rawValue) })
-        for text in [mode.rawValue, clientID, tokenURL] { ad.appendLengthPrefixed(text) }
+        ad.appendLengthPrefixed(mode.rawValue)
+        ad.appendLengthPrefixed(clientID)
+        ad.appendLengthPrefixed(tokenURL)
         ad.append(scopes == nil ? 0 : 1)
         if let scopes { ad.appendLengthPrefixed(scopes) }
     }

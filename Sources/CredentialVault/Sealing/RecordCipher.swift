@@ -25,20 +25,21 @@ package enum RecordCipher {
     ) throws(VaultError) -> SecureBytes {
         let b = value.bytes
         let header = 1 + Sodium.aeadNonceBytes
-        let what = "the sealed \(context.field) of '\(context.account)'"
+        // Only on the error paths: interpolating it on every open cost more than the decryption (BENCHMARKS.md).
+        func what() -> String { "the sealed \(context.field) of '\(context.account)'" }
         guard b.count >= header + Sodium.aeadTagBytes,
             b[0] == SealedValue.formatVersion || b[0] == SealedValue.legacyFormatVersion
         else {
-            throw .integrity("\(what) is malformed")
+            throw .integrity("\(what()) is malformed")
         }
         guard b[0] == SealedValue.formatVersion || acceptingLegacy else {
             throw .integrity(
-                "\(what) is sealed in format 1, whose metadata (token URL, client id, ...) is not authenticated; "
+                "\(what()) is sealed in format 1, whose metadata (token URL, client id, ...) is not authenticated; "
                     + "check the vault's accounts, then upgrade it (sendcloud-vault verify --upgrade)"
             )
         }
         guard key.id == context.keyID else {
-            throw .integrity("\(what) names key \(context.keyID), which this vault does not hold")
+            throw .integrity("\(what()) names key \(context.keyID), which this vault does not hold")
         }
         guard
             let plaintext = Sodium.aeadOpen(
@@ -50,9 +51,9 @@ package enum RecordCipher {
         else {
             throw .integrity(
                 b[0] == SealedValue.formatVersion
-                    ? "\(what) failed its integrity check: the value, or the account's mode, client id, token URL, "
+                    ? "\(what()) failed its integrity check: the value, or the account's mode, client id, token URL, "
                         + "scopes, generation or set of secrets was altered"
-                    : "\(what) failed its integrity check"
+                    : "\(what()) failed its integrity check"
             )
         }
         return plaintext

@@ -24,14 +24,15 @@ package struct SealingContext: Sendable {
     /// `"SCVR" ‖ version ‖ vault id (16) ‖ key id (u32 BE) ‖ field (u8) ‖ name length (u16 BE) ‖ name`, followed in
     /// version 2 by the ``AuthenticatedMetadata``.
     func associatedData(version: UInt8) -> [UInt8] {
-        var ad: [UInt8] = Array("SCVR".utf8)
+        var ad: [UInt8] = []
+        ad.reserveCapacity(4 + 1 + vaultID.count + 4 + 1 + 2 + account.rawValue.utf8.count)
+        ad.append(contentsOf: "SCVR".utf8)
         ad.append(version)
         ad += vaultID
         ad.appendBigEndian(keyID)
         ad.append(field.rawValue)
-        let name = Array(account.rawValue.utf8)
-        ad.appendBigEndian(UInt16(name.count))
-        ad += name
+        ad.appendBigEndian(UInt16(account.rawValue.utf8.count))
+        ad.append(contentsOf: account.rawValue.utf8)
         if version >= 2 { metadata.append(to: &ad) }
         return ad
     }

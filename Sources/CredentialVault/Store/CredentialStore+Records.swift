@@ -65,6 +65,13 @@ extension CredentialStore {
         try await accountRows().map { row in Result { () throws(VaultError) in try StoredAccount(row: row) } }
     }
 
+    /// A page of records (``accountRows(after:limit:)``), each decoded or with its decoding error.
+    package func accountRecords(after: String?, limit: Int) async throws -> [Result<StoredAccount, VaultError>] {
+        try await accountRows(after: after, limit: limit).map { row in
+            Result { () throws(VaultError) in try StoredAccount(row: row) }
+        }
+    }
+
     /// Every record, ordered by name; throws the first decoding error.
     package func accounts() async throws -> [StoredAccount] {
         try await accountRecords().map { try $0.get() }

@@ -85,6 +85,11 @@ public protocol CredentialStore: Sendable {
     /// Every account row, ordered by name.
     func accountRows() async throws -> [AccountRow]
 
+    /// A page of account rows, every column, ordered by name in byte order: at most `limit` rows, those whose names
+    /// come after `after` (from the first when `nil`). Reading every account page by page keeps the memory of
+    /// `list` or `verify` bounded whatever the number of accounts; the pages are not one snapshot.
+    func accountRows(after: String?, limit: Int) async throws -> [AccountRow]
+
     /// The metadata rows of the accounts that `query` selects (``DueAccountQuery``), ordered by name, at most
     /// `query.limit`: the sealed columns are NULL (not read), and the query uses an index rather than reading
     /// every row.
