@@ -9,21 +9,8 @@ enum Output {
         FileHandle.standardOutput.write(jsonData(value) + Data("\n".utf8))
     }
 
-    /// One JSON document in which every character that could drive a terminal is a `\uXXXX` escape: the encoder
-    /// escapes C0 controls only, so DEL, C1 controls, bidi and other format characters and line separators are
-    /// escaped here (they can only occur inside strings, where `\u` escapes mean the same).
-    static func jsonData(_ value: Any) -> Data {
-        let data = try! JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
-        var out = ""
-        for scalar in String(decoding: data, as: UTF8.self).unicodeScalars {
-            if drivesTerminal(scalar) {
-                for unit in String(scalar).utf16 { out += String(format: "\\u%04x", unit) }
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-        return Data(out.utf8)
-    }
+    /// One JSON document in which every character that could drive a terminal is a `\uXXXX` escape (``JSONText``).
+    static func jsonData(_ value: Any) -> Data { JSONText.encode(value) }
 
     /// `text` made inert for a terminal: control characters (C0, DEL, C1), Unicode format characters (bidi
     /// overrides and the like) and line/paragraph separators are written as `\u{XX}`, so that
