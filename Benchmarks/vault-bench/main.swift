@@ -306,7 +306,24 @@ nonisolated func makeVault(in dir: String, accounts: Int) async throws {
     }
 }
 
-if let index = CommandLine.arguments.firstIndex(of: "--make-vault"), index + 1 < CommandLine.arguments.count {
+/// `--profile-open N`: only `openAccount` N times on a vault of 10 accounts, for `perf record` (BENCHMARKS.md).
+nonisolated func profileOpen(_ count: Int) async throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vault-bench-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try await makeVault(in: dir, accounts: 10)
+    let keyText = try Data(contentsOf: URL(fileURLWithPath: dir + "/vault.key"))
+    let vault = try await CredentialVault.open(
+        SQLiteCredentialStore(path: dir + "/vault.sqlite"),
+        with: .key(try KeyFileKey(base64Text: keyText.withUnsafeBytes { SecureBytes(copying: $0) })),
+        logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+    )
+    let name: AccountName = "tenant-000005"
+    for _ in 0..<count { _ = try await vault.openAccount(named: name) }
+}
+
+if let index = CommandLine.arguments.firstIndex(of: "--profile-open"), index + 1 < CommandLine.arguments.count {
+    try await profileOpen(Int(CommandLine.arguments[index + 1]) ?? 100_000)
+} else if let index = CommandLine.arguments.firstIndex(of: "--make-vault"), index + 1 < CommandLine.arguments.count {
     let count = CommandLine.arguments.firstIndex(of: "--accounts").flatMap { Int(CommandLine.arguments[$0 + 1]) }
     try await makeVault(in: CommandLine.arguments[index + 1], accounts: count ?? 100)
 } else {

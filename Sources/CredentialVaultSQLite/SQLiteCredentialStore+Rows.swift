@@ -54,7 +54,7 @@ extension SQLiteCredentialStore {
 
     static func accountRow(named name: String, _ db: Database) throws -> AccountRow? {
         let statement = try db.cachedStatement(sql: AccountSQL.selectByName)
-        return try Row.fetchOne(statement, arguments: [name]).map { storeRow($0, AccountSQL.columns) }
+        return try StoreRowCursor(statement, arguments: [name], columns: AccountSQL.columns).next()
     }
 
     static func fetchRows<C: StoreColumn>(

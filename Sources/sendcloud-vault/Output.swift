@@ -16,6 +16,8 @@ enum Output {
     /// overrides and the like) and line/paragraph separators are written as `\u{XX}`, so that
     /// a stored or server-supplied field cannot move the cursor, recolour the screen or forge output lines.
     static func inert(_ text: String) -> String {
+        // Most cells are printable ASCII, which needs no Unicode property lookups (a tenth of `list`'s time).
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         var out = ""
         out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
         for scalar in text.unicodeScalars {

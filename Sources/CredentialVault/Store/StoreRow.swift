@@ -9,8 +9,8 @@ where AllCases == [Self] {}
 public struct StoreRow<Column: StoreColumn>: Sendable, Hashable {
     private var values: [Column: StoreValue]
 
-    /// A row of NULLs.
-    public init() { values = [:] }
+    /// A row of NULLs (with room for every column: a row is filled column by column on every read).
+    public init() { values = Dictionary(minimumCapacity: Column.allCases.count) }
 
     /// A row with `values`; columns left out are NULL.
     public init(_ values: [Column: StoreValue]) { self.values = values.filter { !$0.value.isNull } }

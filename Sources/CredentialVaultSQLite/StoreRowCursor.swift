@@ -1,0 +1,54 @@
+import CredentialVault
+import GRDB
+internal import GRDBSQLite
+
+/// Rows of a prepared statement decoded column by column into ``StoreRow``s, straight from SQLite's column
+/// accessors: the hot path of ``SQLiteCredentialStore/accountRow(named:)`` (BENCHMARKS.md, "Reading one account").
+/// GRDB's `Row` indexes the statement's column names, lowercased, each time one is made, and holds each blob as
+/// `Data` before it is copied again; this copies each value once.
+///
+/// A GRDB `DatabaseCursor`: valid only inside the database access that made it. It resets the statement when it
+/// goes away, which ends the statement's read transaction.
+final class StoreRowCursor<Column: StoreColumn>: DatabaseCursor {
+    typealias Element = StoreRow<Column>
+    let _statement: Statement
+    var _isDone = false
+    /// The statement's result columns, in order.
+    private let columns: [Column]
+
+    init(_ statement: Statement, arguments: StatementArguments, columns: [Column]) throws {
+        _statement = statement
+        self.columns = columns
+        try statement.setArguments(arguments)  // resets the statement, then binds
+    }
+
+    deinit { sqlite3_reset(_statement.sqliteStatement) }
+
+    func _element(sqliteStatement: SQLiteStatement) throws -> StoreRow<Column> {
+        var row = StoreRow<Column>()
+        for (index, column) in columns.enumerated() {
+            row[column] = Self.value(sqliteStatement, Int32(index))
+        }
+        return row
+    }
+
+    /// The value of column `index` as stored (its storage class kept).
+    static func value(_ statement: SQLiteStatement, _ index: Int32) -> StoreValue {
+        switch sqlite3_column_type(statement, index) {
+        case SQLITE_INTEGER:
+            return .integer(sqlite3_column_int64(statement, index))
+        case SQLITE_FLOAT:
+            return .real(sqlite3_column_double(statement, index))
+        case SQLITE_TEXT:
+            let bytes = sqlite3_column_text(statement, index)
+            let count = Int(sqlite3_column_bytes(statement, index))
+            return .text(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite3_column_bytes(statement, index))
+            guard count > 0, let bytes = sqlite3_column_blob(statement, index) else { return .blob([]) }
+            return .blob([UInt8](UnsafeRawBufferPointer(start: bytes, count: count)))
+        default:
+            return .null
+        }
+    }
+}
