@@ -31,6 +31,16 @@ enum JSONText {
             out.append(contentsOf: String(number).utf8)
         case let number as UInt64:
             out.append(contentsOf: String(number).utf8)
+        case let number as UInt:
+            out.append(contentsOf: String(number).utf8)
+        case let number as Int16:
+            out.append(contentsOf: String(number).utf8)
+        case let number as UInt16:
+            out.append(contentsOf: String(number).utf8)
+        case let number as Int8:
+            out.append(contentsOf: String(number).utf8)
+        case let number as UInt8:
+            out.append(contentsOf: String(number).utf8)
         case let number as Double:
             precondition(number.isFinite, "JSON has no \(number)")
             if number == number.rounded(), abs(number) < 9.0e15 {
