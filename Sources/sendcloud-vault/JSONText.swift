@@ -21,25 +21,7 @@ enum JSONText {
             writeString(text, to: &out)
         case let flag as Bool:
             out.append(contentsOf: (flag ? "true" : "false").utf8)
-        case let number as Int:
-            out.append(contentsOf: String(number).utf8)
-        case let number as Int64:
-            out.append(contentsOf: String(number).utf8)
-        case let number as Int32:
-            out.append(contentsOf: String(number).utf8)
-        case let number as UInt32:
-            out.append(contentsOf: String(number).utf8)
-        case let number as UInt64:
-            out.append(contentsOf: String(number).utf8)
-        case let number as UInt:
-            out.append(contentsOf: String(number).utf8)
-        case let number as Int16:
-            out.append(contentsOf: String(number).utf8)
-        case let number as UInt16:
-            out.append(contentsOf: String(number).utf8)
-        case let number as Int8:
-            out.append(contentsOf: String(number).utf8)
-        case let number as UInt8:
+        case let number as any BinaryInteger:
             out.append(contentsOf: String(number).utf8)
         case let number as Double:
             precondition(number.isFinite, "JSON has no \(number)")
