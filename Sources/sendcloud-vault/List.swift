@@ -49,7 +49,7 @@ struct List: AsyncParsableCommand {
         try await forEachPage(vault) { page in
             count += page.count
             backoff = backoff || page.contains { $0.nextAttemptAt != nil || $0.consecutiveFailures > 0 }
-            for account in page { layout.measure(Self.row(account, now: now, backoff: true)) }
+            for account in page { layout.measure(Self.row(account, now: now)) }
         }
         guard count > 0 else {
             print(status.map { "No accounts with status \($0.rawValue)." } ?? "No accounts.")
@@ -60,21 +60,19 @@ struct List: AsyncParsableCommand {
         let columns = backoff ? header.count : 5
         print(layout.line(Array(header.prefix(columns))))
         try await forEachPage(vault) { page in
-            let lines = page.map { layout.line(Array(Self.row($0, now: now, backoff: true).prefix(columns))) }
+            let lines = page.map { layout.line(Array(Self.row($0, now: now).prefix(columns))) }
             print(lines.joined(separator: "\n"))
         }
     }
 
-    /// One line of the table: name, mode, status, expiry, last refresh; with `backoff`, next attempt and failures.
-    static func row(_ a: Account, now: Date, backoff: Bool) -> [String] {
-        var row = [
+    /// One line of the table, every column: name, mode, status, expiry, last refresh, next attempt, failures (the
+    /// last two are printed only when some account has them).
+    static func row(_ a: Account, now: Date) -> [String] {
+        [
             a.name.rawValue, a.mode.rawValue, Output.health(a).rawValue, Output.expiry(a, now: now),
             a.refreshedAt.map { Output.relative($0, now: now) } ?? "never",
+            a.nextAttemptAt.map { Output.relative($0, now: now) } ?? "-", String(a.consecutiveFailures),
         ]
-        if backoff {
-            row += [a.nextAttemptAt.map { Output.relative($0, now: now) } ?? "-", String(a.consecutiveFailures)]
-        }
-        return row
     }
 
     /// Calls `body` with each page of accounts (those of `--status`, if given), ``pageSize`` read at a time.
