@@ -222,7 +222,9 @@ public final class CredentialVault: Sendable {
     /// than `limit` is the last. Listing any number of accounts this way takes memory for one page, not for all;
     /// the pages are not one snapshot (an account added meanwhile appears if its name comes later).
     public func accounts(after: AccountName?, limit: Int) async throws -> [Account] {
-        let page = { try await self.store.accountRecords(after: after?.rawValue, limit: limit).map { try $0.get() } }
+        let page = {
+            try await self.store.accountRecordPage(after: after?.rawValue, limit: limit).records.map { try $0.get() }
+        }
         var records = try await page()
         if records.contains(where: { $0.keyID != dataKey.id }), try await reloadKeyIfRotated() {
             records = try await page()

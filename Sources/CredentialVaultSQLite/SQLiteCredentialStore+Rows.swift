@@ -27,14 +27,15 @@ extension StoreValue {
 }
 
 extension SQLiteCredentialStore {
-    /// The values of `row`, selected as `columns` in that order, each as stored.
-    static func storeRow<C: StoreColumn>(_ row: Row, _ columns: [C] = C.allCases) -> StoreRow<C> {
-        var result = StoreRow<C>()
-        for (index, column) in columns.enumerated() where index < row.count {
-            let value: DatabaseValue = row[index]
-            result[column] = StoreValue(value)
-        }
-        return result
+    /// The rows that `sql` selects, its result columns being `columns` in that order, each value as stored
+    /// (``StoreRowCursor``: the one decoding rule of every read).
+    static func storeRows<C: StoreColumn>(
+        _ db: Database,
+        sql: String,
+        _ columns: [C],
+        arguments: StatementArguments = []
+    ) throws -> [StoreRow<C>] {
+        try Array(StoreRowCursor(db.makeStatement(sql: sql), arguments: arguments, columns: columns))
     }
 
     /// The statements of the per-account hot path (read one, insert, compare-and-swap), built once and prepared once
@@ -67,7 +68,7 @@ extension SQLiteCredentialStore {
     ) throws -> [StoreRow<C>] {
         let names = columns.map(\.rawValue).joined(separator: ", ")
         let sql = "SELECT \(names) FROM \(table) \(condition) ORDER BY \(orderBy)"
-        return try Row.fetchAll(db, sql: sql, arguments: arguments).map { storeRow($0, columns) }
+        return try storeRows(db, sql: sql, columns, arguments: arguments)
     }
 
     static func arguments(_ values: [StoreValue]) -> StatementArguments {

@@ -90,7 +90,13 @@ extension SQLiteCredentialStore {
         // The table is rebuilt in this migration's transaction; its old pages are zeroed (`secure_delete`) and
         // reused, the file does not shrink (`VACUUM` does that, off line).
         migrator.registerMigration("v6-compact-rows") { db in
-            let columns = accountColumnsInStorageOrder.map(\.rawValue).joined(separator: ", ")
+            // A literal, as a migration must be: it copies the columns that existed at this step, whatever
+            // `AccountColumn` holds in later versions.
+            let columns = """
+                name, mode, client_id, scopes, token_url, key_id, access_token_expires_at, status, last_error, \
+                generation, created_at, updated_at, refreshed_at, next_attempt_at, consecutive_failures, \
+                client_secret, refresh_token, access_token
+                """
             try db.execute(
                 sql: """
                     CREATE TABLE account_v6 (
@@ -124,10 +130,6 @@ extension SQLiteCredentialStore {
         }
         return migrator
     }
-
-    /// The account table's columns as `v6-compact-rows` lays them out: metadata first, sealed values last.
-    static let accountColumnsInStorageOrder: [AccountColumn] =
-        AccountColumn.metadata + AccountColumn.allCases.filter { !AccountColumn.metadata.contains($0) }
 
     /// The connection's `PRAGMA synchronous` (2 = FULL), for tests.
     func synchronousSetting() throws -> Int {

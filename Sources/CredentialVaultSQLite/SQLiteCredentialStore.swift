@@ -196,33 +196,43 @@ public final class SQLiteCredentialStore: CredentialStore {
         try await run(queue.read) { db in try Self.fetchRows(db, "account", orderBy: "name") }
     }
 
+    /// Rows whose name is not TEXT (a blob: possible only in a file altered outside sendcloud-vault, SQLite's columns
+    /// being dynamically typed) are in no page: a blob sorts after every text, where no page boundary (a name) could
+    /// pass it. ``checkStorage()`` reports them.
     public func accountRows(after: String?, limit: Int) async throws -> [AccountRow] {
         let columns = AccountSQL.columns.map(\.rawValue).joined(separator: ", ")
-        let sql = "SELECT \(columns) FROM account" + (after == nil ? "" : " WHERE name > ?") + " ORDER BY name LIMIT ?"
+        let sql =
+            "SELECT \(columns) FROM account WHERE typeof(name) = 'text'" + (after == nil ? "" : " AND name > ?")
+            + " ORDER BY name LIMIT ?"
         let arguments: StatementArguments = after.map { [$0, max(0, limit)] } ?? [max(0, limit)]
         return try await run(queue.read) { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map { Self.storeRow($0, AccountSQL.columns) }
+            try Self.storeRows(db, sql: sql, AccountSQL.columns, arguments: arguments)
         }
     }
 
     public func dueAccountRows(_ query: DueAccountQuery) async throws -> [AccountRow] {
         try await run(queue.read) { db in
             let (sql, arguments) = Self.dueAccountsSQL(query)
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map {
-                Self.storeRow($0, AccountColumn.metadata)
-            }
+            return try Self.storeRows(db, sql: sql, AccountColumn.metadata, arguments: arguments)
         }
+    }
+
+    /// The columns of ``accountStatusCountsSQL``.
+    private enum StatusCountColumn: String, StoreColumn {
+        case status, backingOff, count
     }
 
     public func accountStatusCounts(now: Date) async throws -> [AccountStatusCount] {
         let arguments = Self.arguments([.real(now.timeIntervalSince1970), .real(DueAccountQuery.latestValidDate)])
         return try await run(queue.read) { db in
-            try Row.fetchAll(db, sql: Self.accountStatusCountsSQL, arguments: arguments).map { row in
-                let status: DatabaseValue = row[0]
-                let backingOff: Int64 = row[1]
-                let count: Int = row[2]
-                return AccountStatusCount(status: StoreValue(status), backingOff: backingOff != 0, count: count)
-            }
+            try Self.storeRows(db, sql: Self.accountStatusCountsSQL, StatusCountColumn.allCases, arguments: arguments)
+                .map { row in
+                    AccountStatusCount(
+                        status: row[.status],
+                        backingOff: row[.backingOff] != .integer(0),
+                        count: Int(row[.count].integer ?? 0)
+                    )
+                }
         }
     }
 
@@ -302,12 +312,26 @@ public final class SQLiteCredentialStore: CredentialStore {
         }
     }
 
-    /// `PRAGMA quick_check`, the permissions of the file, its `-wal`/`-shm` and its folder, and whether the file at
-    /// ``path`` is still the one this store opened (its locks are on that file).
+    /// `PRAGMA quick_check`, account rows whose name is not text, the permissions of the file, its `-wal`/`-shm` and
+    /// its folder, and whether the file at ``path`` is still the one this store opened (its locks are on that file).
     public func checkStorage() async throws -> [VaultError] {
-        var problems = try await run(queue.read) { db in
-            try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" }
-        }.map { VaultError(.integrityFailure, "SQLite quick_check: \($0)") }
+        let (quickCheck, notText) = try await run(queue.read) { db in
+            (
+                try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" },
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM account WHERE typeof(name) IS NOT 'text'") ?? 0
+            )
+        }
+        var problems = quickCheck.map { VaultError(.integrityFailure, "SQLite quick_check: \($0)") }
+        if notText > 0 {
+            // Not accounts (a name is text), so in no page of ``accountRows(after:limit:)``: reported here.
+            problems.append(
+                VaultError(
+                    .integrityFailure,
+                    "\(notText) account row(s) have a name that is not text (the file was altered outside "
+                        + "sendcloud-vault); they are not accounts and are not listed"
+                )
+            )
+        }
         func check(_ body: () throws -> Void) {
             do { try body() } catch let error as VaultError { problems.append(error) } catch {
                 problems.append(VaultError(.storage, "\(error)"))

@@ -7,6 +7,14 @@ internal import GRDBSQLite
 /// GRDB's `Row` indexes the statement's column names, lowercased, each time one is made, and holds each blob as
 /// `Data` before it is copied again; this copies each value once.
 ///
+/// Every read of this store decodes its rows here, so one rule holds for all of them: a value keeps its storage
+/// class and its bytes. SQLite stores any bytes as TEXT; a TEXT value that holds a NUL byte or is not valid UTF-8
+/// (possible only in a file altered outside sendcloud-vault) is handed over as the blob of its bytes, never as a
+/// repaired or truncated string (C-string decoding stops at a NUL, lenient decoding replaces invalid sequences), so
+/// that a name or URL read back is never a different one. The core, which expects text there, reports that
+/// account as damaged; a name that is not text ends paging with an integrity error
+/// (`CredentialStore.accountRecordPage(after:limit:)`).
+///
 /// A GRDB `DatabaseCursor`: valid only inside the database access that made it. It resets the statement when it
 /// goes away, which ends the statement's read transaction.
 final class StoreRowCursor<Column: StoreColumn>: DatabaseCursor {
@@ -32,7 +40,8 @@ final class StoreRowCursor<Column: StoreColumn>: DatabaseCursor {
         return row
     }
 
-    /// The value of column `index` as stored (its storage class kept).
+    /// The value of column `index` as stored: its storage class kept, except for TEXT that is not a valid string
+    /// (see the type's description).
     static func value(_ statement: SQLiteStatement, _ index: Int32) -> StoreValue {
         switch sqlite3_column_type(statement, index) {
         case SQLITE_INTEGER:
@@ -42,7 +51,11 @@ final class StoreRowCursor<Column: StoreColumn>: DatabaseCursor {
         case SQLITE_TEXT:
             let bytes = sqlite3_column_text(statement, index)
             let count = Int(sqlite3_column_bytes(statement, index))
-            return .text(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+            let buffer = UnsafeBufferPointer(start: bytes, count: bytes == nil ? 0 : count)
+            guard !buffer.contains(0), let text = String(validating: buffer, as: UTF8.self) else {
+                return .blob(Array(buffer))
+            }
+            return .text(text)
         case SQLITE_BLOB:
             let count = Int(sqlite3_column_bytes(statement, index))
             guard count > 0, let bytes = sqlite3_column_blob(statement, index) else { return .blob([]) }

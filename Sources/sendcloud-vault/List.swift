@@ -25,7 +25,9 @@ struct List: AsyncParsableCommand {
     func run() async throws {
         let vault = try await global.openVault()
         if global.json {
-            // One array, written a page at a time (the same bytes as one encoding of the whole array).
+            // One array, written a page at a time (the same bytes as one encoding of the whole array). If a later page
+            // cannot be read (a tampered row: exit 65), the array is left open: what was written is not valid JSON,
+            // so no parser takes the first pages for the whole list, even in a script that ignores the status.
             var first = true
             FileHandle.standardOutput.write(Data("[".utf8))
             try await forEachPage(vault) { page in

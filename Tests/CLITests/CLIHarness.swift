@@ -115,7 +115,7 @@ final class CLIHarness: Sendable {
         stdin: Data? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> CLIResult {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: root)

@@ -386,7 +386,7 @@ struct OAuthCommandTests {
 
 /// A `login` process whose stderr is watched for the authorize URL.
 final class LoginProcess: Sendable {
-    let process: Process
+    let process: ChildProcess
     let errPath: String
 
     init(cli: CLIHarness, arguments: [String], env: [String: String], stdin: String) throws {
@@ -420,8 +420,8 @@ extension CLIHarness {
         env: [String: String],
         stdin: String = "",
         stderrPath: String? = nil
-    ) throws -> Process {
-        let process = Process()
+    ) throws -> ChildProcess {
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: root)

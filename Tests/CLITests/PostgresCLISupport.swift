@@ -265,12 +265,12 @@ final class PostgresCLIProcess: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    let process: Process
+    let process: ChildProcess
     let outPath: String
     let errPath: String
     private let state = Mutex(State())
 
-    private init(process: Process, outPath: String, errPath: String) {
+    private init(process: ChildProcess, outPath: String, errPath: String) {
         self.process = process
         self.outPath = outPath
         self.errPath = errPath
@@ -287,7 +287,7 @@ final class PostgresCLIProcess: Sendable {
         directory: String,
         env: [String: String]
     ) throws -> PostgresCLIProcess {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)

@@ -205,6 +205,77 @@ struct TamperTests {
         try tamper("UPDATE account SET mode = 'bogus' WHERE name = 'a'")
         await expectVaultError(.integrityFailure) { try await reopen().account(named: "a") }
     }
+
+    /// Text planted in the file that a lenient decoder would read as something else: a NUL byte (C-string decoding
+    /// stops there) or bytes that are not UTF-8 (lenient decoding replaces them).
+    static let undecodableText = [
+        "UPDATE account SET token_url = CAST(X'68747470733a2f2f6c65676974006a756e6b' AS TEXT) WHERE name = 'a'",
+        "UPDATE account SET client_id = CAST(X'636c69656e74ff' AS TEXT) WHERE name = 'a'",
+        "UPDATE account SET status = CAST(X'6f6b0078' AS TEXT) WHERE name = 'a'",
+    ]
+
+    @Test(
+        "a text column holding a NUL byte or invalid UTF-8: that account is an integrity error, not a repaired value",
+        arguments: undecodableText
+    )
+    func undecodableTextColumn(sql: String) async throws {
+        _ = try await makeVault()
+        try tamper(sql)
+        let vault = try await reopen()
+        let error = await expectVaultError(.integrityFailure) { try await vault.openAccount(named: "a") }
+        #expect(error?.message.contains("'a'") == true, "\(String(describing: error))")
+        #expect(try await vault.openAccount(named: "b").secrets.clientSecret?.string == "cs-b")
+        await expectVaultError(.integrityFailure) { try await vault.accounts(after: nil, limit: 10) }
+        let report = try await vault.verify()
+        #expect(report.accountCount == 2)
+        #expect(report.problems.count == 1, "\(report.problems.map(\.message))")
+        #expect(report.problems.first?.message.contains("'a'") == true, "\(report.problems.map(\.message))")
+    }
+
+    @Test("a name with a NUL byte is not read back as the name before it: no account is listed twice or skipped")
+    func nameWithNUL() async throws {
+        _ = try await makeVault()
+        // 'a' followed by NUL and 'x': a C-string decoder reads 'a', so 'name > a' would return this row again.
+        try tamper("UPDATE account SET name = CAST(X'610078' AS TEXT) WHERE name = 'a'")
+        let vault = try await reopen()
+        let error = await expectVaultError(.integrityFailure) { try await vault.accounts(after: nil, limit: 10) }
+        #expect(error?.message == "an account row has a name that is not text", "\(String(describing: error))")
+        await expectVaultError(.notFound) { try await vault.openAccount(named: "a") }
+        let report = try await vault.verify()
+        #expect(report.accountCount == 2)
+        #expect(report.problems.map(\.message) == ["an account row has a name that is not text"])
+        #expect(try await vault.openAccount(named: "b").secrets.clientSecret?.string == "cs-b")
+    }
+
+    @Test("a row whose name is not text is in no page of accounts, and verify reports it")
+    func nameNotText() async throws {
+        let vault = try await makeVault()
+        for name: AccountName in ["c", "d"] {
+            try await vault.addAccount(
+                sampleAccount(name),
+                secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "x"))
+            )
+        }
+        // The column's TEXT affinity turns a number into text; a blob stays a blob, and sorts after every text.
+        try tamper(
+            "UPDATE account SET name = CAST('a' AS BLOB) WHERE name = 'a'; "
+                + "UPDATE account SET name = CAST('c' AS BLOB) WHERE name = 'c'"
+        )
+        let reopened = try await reopen()
+        var names: [String] = []
+        var after: AccountName?
+        repeat {
+            let page = try await reopened.accounts(after: after, limit: 1)
+            names += page.map(\.name.rawValue)
+            after = page.count == 1 ? page.last?.name : nil
+        } while after != nil
+        #expect(names == ["b", "d"])
+        let report = try await reopened.verify()
+        #expect(report.accountCount == 2)
+        #expect(
+            report.problems.map(\.message).contains { $0.contains("2 account row(s) have a name that is not text") }
+        )
+    }
 }
 
 @Suite("Secrets stay out of logs and descriptions")

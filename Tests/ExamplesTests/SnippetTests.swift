@@ -113,7 +113,7 @@ struct SnippetTests {
         for manifest in manifests {
             let directory = try TempDir(prefix: "manifest")
             try Data((manifest.text + "\n").utf8).write(to: URL(fileURLWithPath: directory.file("Package.swift")))
-            let process = Process()
+            let process = ChildProcess()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = ["swift", "package", "--package-path", directory.path, "dump-package"]
             process.standardInput = FileHandle.nullDevice

@@ -60,7 +60,7 @@ public final class BinaryProcess: Sendable {
         in directory: TempDir
     ) throws {
         self.name = name
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: try Self.binary(name))
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)

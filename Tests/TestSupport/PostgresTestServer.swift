@@ -44,7 +44,7 @@ public struct PostgresTestServer: Sendable {
     /// Runs `sql` with `psql` (as an operator or an attacker with SQL access would) and returns its output.
     @discardableResult
     public func psql(_ sql: String) throws -> String {
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
         process.arguments = ["-X", "-q", "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]
         var env = ProcessInfo.processInfo.environment
@@ -134,8 +134,8 @@ public struct PostgresTestServer: Sendable {
         ["PGHOST": host, "PGPORT": String(port), "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database]
     }
 
-    /// Runs `scripts/with-postgres` with its output in files, not pipes: the server it starts inherits the
-    /// descriptors Foundation's `Process` leaves open, so a pipe would never reach end-of-file.
+    /// Runs `scripts/with-postgres` with its output in files, not pipes: the server it starts in the background keeps
+    /// the script's standard output and error open, so a pipe would never reach end-of-file.
     @discardableResult
     private static func runScript(_ arguments: [String]) throws -> String {
         let dir = try TempDir(prefix: "with-postgres-out")
@@ -143,7 +143,7 @@ public struct PostgresTestServer: Sendable {
         _ = FileManager.default.createFile(atPath: dir.file("err"), contents: nil)
         let out = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("out")))
         let err = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.file("err")))
-        let process = Process()
+        let process = ChildProcess()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script] + arguments
         process.standardOutput = out

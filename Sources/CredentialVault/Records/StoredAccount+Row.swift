@@ -39,7 +39,9 @@ extension StoredAccount {
 extension Account {
     /// Decodes the metadata columns of `row` (see ``StoredAccount/init(row:)``); ``storedFields`` is left empty.
     package init(metadataRow row: AccountRow) throws(VaultError) {
-        let rawName = row[.name].text ?? ""
+        guard let rawName = row[.name].text else {
+            throw .integrity("an account row has a name that is not text")
+        }
         guard let name = try? AccountName(rawName),
             let mode = row[.mode].text.flatMap(AccountMode.init(rawValue:)),
             let status = row[.status].text.flatMap(AccountStatus.init(rawValue:)),
