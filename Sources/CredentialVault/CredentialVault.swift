@@ -239,14 +239,14 @@ public final class CredentialVault: Sendable {
     /// One page of the accounts that `query` selects, *not authenticated*: for choosing which accounts to refresh,
     /// where a tampered row costs nothing because every refresh opens (and so authenticates) its record under the
     /// account's lock before anything is sent. The store answers from metadata alone, through an index, without
-    /// reading a sealed value. A row that cannot be
-    /// decoded is returned as its error; page on with `query.after` set to the last name returned.
+    /// reading a sealed value. A row that cannot be decoded is returned as its error; page on with `query.after` set
+    /// to `next`, which is `nil` after the last page (the page is checked as an ``AccountPage``: a row whose name is
+    /// not text cannot stop the paging, nor end up in two pages).
     public func dueAccounts(
         _ query: DueAccountQuery
-    ) async throws -> (page: [Result<Account, VaultError>], last: String?) {
-        let rows = try await store.dueAccountRows(query)
-        let last = rows.last?[.name].text
-        return (rows.map { row in Result { () throws(VaultError) in try Account(metadataRow: row) } }, last)
+    ) async throws -> (page: [Result<Account, VaultError>], next: String?) {
+        let page = try AccountPage(try await store.dueAccountRows(query), after: query.after, limit: query.limit)
+        return (page.rows.map { row in Result { () throws(VaultError) in try Account(metadataRow: row) } }, page.next)
     }
 
     /// Writes `account` and `secrets` if the stored generation is still `expectedGeneration`, and returns the

@@ -41,6 +41,11 @@ extension SQLiteCredentialStore {
     /// The statements of the per-account hot path (read one, insert, compare-and-swap), built once and prepared once
     /// per connection (GRDB's statement cache).
     enum AccountSQL {
+        /// The rows that are accounts: those whose name is text. SQLite's columns are dynamically typed, so a file
+        /// altered outside sendcloud-vault may hold a row named by a blob; it is in no list or page (a blob sorts
+        /// after every text, where no page boundary could pass it), and ``SQLiteCredentialStore/checkStorage()``
+        /// reports it.
+        static let isAccount = "typeof(name) = 'text'"
         static let columns = AccountColumn.allCases
         static let updated = columns.filter { $0 != .name }
         static let selectByName =
@@ -86,10 +91,11 @@ extension SQLiteCredentialStore {
         let statement = try db.cachedStatement(
             sql: "SELECT \(VaultHeaderColumn.keyID.rawValue) FROM vault_header WHERE id = 1"
         )
-        guard let current = try DatabaseValue.fetchOne(statement) else {
+        guard let current = try StoreRowCursor(statement, arguments: [], columns: [VaultHeaderColumn.keyID]).next()
+        else {
             throw VaultError(.noVault, "no vault has been created here")
         }
-        guard StoreValue(current) == keyID else {
+        guard current[.keyID] == keyID else {
             throw VaultError(.conflict, "the data key was rotated meanwhile; open the vault again")
         }
     }
@@ -131,7 +137,7 @@ extension SQLiteCredentialStore {
     static func dueAccountsSQL(_ query: DueAccountQuery) -> (String, StatementArguments) {
         let columns = AccountColumn.metadata.map(\.rawValue).joined(separator: ", ")
         var values: [StoreValue] = [.text(AccountMode.basic.rawValue)]
-        var sql = "SELECT \(columns) FROM account WHERE mode IS NOT ?"
+        var sql = "SELECT \(columns) FROM account WHERE \(AccountSQL.isAccount) AND mode IS NOT ?"
         if let after = query.after {
             sql += " AND name > ?"
             values.append(.text(after))

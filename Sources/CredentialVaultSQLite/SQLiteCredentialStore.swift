@@ -192,17 +192,18 @@ public final class SQLiteCredentialStore: CredentialStore {
         try await pointRead { db in try Self.accountRow(named: name.rawValue, db) }
     }
 
+    /// Only rows that are accounts (``AccountSQL/isAccount``).
     public func accountRows() async throws -> [AccountRow] {
-        try await run(queue.read) { db in try Self.fetchRows(db, "account", orderBy: "name") }
+        try await run(queue.read) { db in
+            try Self.fetchRows(db, "account", where: "WHERE \(AccountSQL.isAccount)", orderBy: "name")
+        }
     }
 
-    /// Rows whose name is not TEXT (a blob: possible only in a file altered outside sendcloud-vault, SQLite's columns
-    /// being dynamically typed) are in no page: a blob sorts after every text, where no page boundary (a name) could
-    /// pass it. ``checkStorage()`` reports them.
+    /// Only rows that are accounts (``AccountSQL/isAccount``).
     public func accountRows(after: String?, limit: Int) async throws -> [AccountRow] {
         let columns = AccountSQL.columns.map(\.rawValue).joined(separator: ", ")
         let sql =
-            "SELECT \(columns) FROM account WHERE typeof(name) = 'text'" + (after == nil ? "" : " AND name > ?")
+            "SELECT \(columns) FROM account WHERE \(AccountSQL.isAccount)" + (after == nil ? "" : " AND name > ?")
             + " ORDER BY name LIMIT ?"
         let arguments: StatementArguments = after.map { [$0, max(0, limit)] } ?? [max(0, limit)]
         return try await run(queue.read) { db in
@@ -318,12 +319,12 @@ public final class SQLiteCredentialStore: CredentialStore {
         let (quickCheck, notText) = try await run(queue.read) { db in
             (
                 try String.fetchAll(db, sql: "PRAGMA quick_check").filter { $0 != "ok" },
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM account WHERE typeof(name) IS NOT 'text'") ?? 0
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM account WHERE NOT (\(AccountSQL.isAccount))") ?? 0
             )
         }
         var problems = quickCheck.map { VaultError(.integrityFailure, "SQLite quick_check: \($0)") }
         if notText > 0 {
-            // Not accounts (a name is text), so in no page of ``accountRows(after:limit:)``: reported here.
+            // Not accounts (``AccountSQL/isAccount``), so in no list: reported here.
             problems.append(
                 VaultError(
                     .integrityFailure,
@@ -363,7 +364,7 @@ public final class SQLiteCredentialStore: CredentialStore {
             guard current == expectedSlots else {
                 throw VaultError(.conflict, "key slots changed during the key rotation; run it again")
             }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account WHERE \(AccountSQL.isAccount)") ?? 0
             guard count == rows.count else {
                 throw VaultError(.conflict, "accounts were added or removed during the key rotation; run it again")
             }
@@ -396,7 +397,7 @@ public final class SQLiteCredentialStore: CredentialStore {
                 )
             }
             guard let formatVersion else { return }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account") ?? 0
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM account WHERE \(AccountSQL.isAccount)") ?? 0
             guard count == accountCount else {
                 throw VaultError(.conflict, "accounts were added or removed during the format upgrade")
             }

@@ -11,9 +11,8 @@ internal import GRDBSQLite
 /// class and its bytes. SQLite stores any bytes as TEXT; a TEXT value that holds a NUL byte or is not valid UTF-8
 /// (possible only in a file altered outside sendcloud-vault) is handed over as the blob of its bytes, never as a
 /// repaired or truncated string (C-string decoding stops at a NUL, lenient decoding replaces invalid sequences), so
-/// that a name or URL read back is never a different one. The core, which expects text there, reports that
-/// account as damaged; a name that is not text ends paging with an integrity error
-/// (`CredentialStore.accountRecordPage(after:limit:)`).
+/// that a name or URL read back is never a different one. The core, which expects text there, reports that row
+/// as damaged (a name that is not text does not move a page boundary: `AccountPage`).
 ///
 /// A GRDB `DatabaseCursor`: valid only inside the database access that made it. It resets the statement when it
 /// goes away, which ends the statement's read transaction.

@@ -113,7 +113,7 @@ public struct TokenRefresher: Service {
         // The store answers from metadata through its indexes, a page at a time; no sealed value is read.
         var due: [AccountName] = []
         while true {
-            let (page, last) = try await provider.vault.dueAccounts(query)
+            let (page, next) = try await provider.vault.dueAccounts(query)
             for record in page {
                 switch record {
                 case .success(let account):
@@ -127,9 +127,9 @@ public struct TokenRefresher: Service {
                     damaged?(error)
                 }
             }
-            // A store that did not move past `after` would page forever: stop instead.
-            guard page.count == query.limit, let last, query.after.map({ last > $0 }) ?? true else { break }
-            query.after = last
+            // `next` moves past `after` (the vault checks the page), so this ends.
+            guard let next else { break }
+            query.after = next
         }
         if !force {
             provider.metrics.refresherLag(.seconds(max(0, mostOverdue.map { now.timeIntervalSince($0) } ?? 0)))
@@ -145,13 +145,13 @@ public struct TokenRefresher: Service {
         var query = DueAccountQuery(expiringBefore: now, now: now, everyTokenAccount: true)
         var skipped: [Account] = []
         while true {
-            let (page, last) = try await provider.vault.dueAccounts(query)
+            let (page, next) = try await provider.vault.dueAccounts(query)
             for case .success(let account) in page
             where account.status == .reauthRequired || (account.nextAttemptAt.map { $0 > now } ?? false) {
                 skipped.append(account)
             }
-            guard page.count == query.limit, let last, query.after.map({ last > $0 }) ?? true else { break }
-            query.after = last
+            guard let next else { break }
+            query.after = next
         }
         return skipped
     }

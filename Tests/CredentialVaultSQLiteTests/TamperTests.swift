@@ -177,7 +177,8 @@ struct TamperTests {
             "UPDATE account SET refreshed_at = -5 WHERE name = 'a'",
             "UPDATE account SET mode = X'FFFE' WHERE name = 'a'",
             "UPDATE account SET client_id = 42, token_url = X'FF' WHERE name = 'a'",
-            "UPDATE account SET name = X'C3' WHERE name = 'a'",
+            "UPDATE account SET name = CAST(X'C3' AS TEXT) WHERE name = 'a'",
+            // (A name that is a blob makes the row no account at all: nameNotText.)
         ]
     )
     func typeConfusion(sql: String) async throws {
@@ -245,6 +246,32 @@ struct TamperTests {
         #expect(report.accountCount == 2)
         #expect(report.problems.map(\.message) == ["an account row has a name that is not text"])
         #expect(try await vault.openAccount(named: "b").secrets.clientSecret?.string == "cs-b")
+    }
+
+    @Test("a row whose name is not a string ending a full page: read once, at the head of the next page")
+    func undecodableNameAtPageEnd() async throws {
+        let vault = try await makeVault()
+        try await vault.addAccount(sampleAccount("c"), secrets: AccountSecrets(clientSecret: SecureBytes(utf8: "x")))
+        try tamper("UPDATE account SET name = CAST(X'620078' AS TEXT) WHERE name = 'b'")  // 'b', NUL, 'x'
+        let store = try SQLiteCredentialStore(path: path)
+        var names: [String] = []
+        var failures = 0
+        var pages = 0
+        var after: String?
+        repeat {
+            let page = try await store.accountRecordPage(after: after, limit: 2)
+            for record in page.records {
+                switch record {
+                case .success(let account): names.append(account.account.name.rawValue)
+                case .failure: failures += 1
+                }
+            }
+            after = page.next
+            pages += 1
+        } while after != nil && pages < 10
+        #expect(names == ["a", "c"])
+        #expect(failures == 1)
+        #expect(pages == 3)
     }
 
     @Test("a row whose name is not text is in no page of accounts, and verify reports it")

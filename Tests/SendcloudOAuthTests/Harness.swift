@@ -95,11 +95,11 @@ struct Harness {
     }
 
     /// A provider with `configuration` over another vault instance of the same file, opened on a
-    /// ``LockCountingStore`` (so that a test can count its account reads); it shares this harness's HTTP client.
+    /// ``InstrumentedStore`` (so that a test can count its account reads); it shares this harness's HTTP client.
     func countingProvider(
         _ configuration: TokenProvider.Configuration
-    ) async throws -> (provider: TokenProvider, store: LockCountingStore) {
-        let store = LockCountingStore(try SQLiteCredentialStore(path: path))
+    ) async throws -> (provider: TokenProvider, store: InstrumentedStore) {
+        let store = InstrumentedStore(try SQLiteCredentialStore(path: path))
         let provider = TokenProvider(
             vault: try await CredentialVault.open(store, with: .key(key), logger: logger),
             client: TokenEndpointClient(httpClient: http, configuration: clientConfiguration, logger: logger),

@@ -1,6 +1,7 @@
 import CredentialVault
 import Foundation
 import SendcloudTesting
+import TestSupport
 import Testing
 
 @testable import SendcloudOAuth

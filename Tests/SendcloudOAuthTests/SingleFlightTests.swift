@@ -26,7 +26,7 @@ struct SingleFlightTests {
             // 1,000 acquisitions; the in-process single flight joins callers to one flight instead. (A caller that read
             // the expired record just before the flight committed, and asks just after it ended, starts a flight of
             // its own, which re-reads and sends nothing: so "a few", not exactly one, on a loaded machine.)
-            let store = LockCountingStore(try SQLiteCredentialStore(path: h.path))
+            let store = InstrumentedStore(try SQLiteCredentialStore(path: h.path))
             let provider = TokenProvider(
                 vault: try await CredentialVault.open(store, with: .key(h.key), logger: h.logger),
                 client: TokenEndpointClient(httpClient: h.http, configuration: h.clientConfiguration, logger: h.logger),

@@ -54,6 +54,9 @@ public final class ChildProcess: @unchecked Sendable {
         var status: Int32?
     }
 
+    /// What a child that could not be waited for reports: `waitpid` failed (not EINTR), so its end is unknown.
+    public static let unknownEndStatus: Int32 = 255
+
     private let state = Mutex(State())
     private let ended = DispatchGroup()
 
@@ -65,9 +68,12 @@ public final class ChildProcess: @unchecked Sendable {
     /// Whether the child has been started and not yet reaped.
     public var isRunning: Bool { state.withLock { $0.pid != 0 && $0.status == nil } }
 
-    /// The exit status, or the signal that ended it (as `Process` reports them); 0 while it runs.
+    /// The exit status, or the signal that ended it (as `Process` reports them). Like `Process`, it traps while the
+    /// child runs.
     public var terminationStatus: Int32 {
-        guard let status = state.withLock({ $0.status }) else { return 0 }
+        guard let status = state.withLock({ $0.status }) else {
+            preconditionFailure("terminationStatus read before the child ended")
+        }
         return Self.signal(status).map { $0 } ?? (status >> 8) & 0xff
     }
 
@@ -108,13 +114,17 @@ public final class ChildProcess: @unchecked Sendable {
                 handle = nil  // inherited
             }
             guard let handle else { continue }
-            if handle === FileHandle.nullDevice || handle.fileDescriptor < 0 {
+            if handle === FileHandle.nullDevice {
                 posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_RDWR, 0)
+            } else if handle.fileDescriptor < 0 {
+                throw SpawnError(description: "descriptor \(target) of the child was set to a closed file handle")
             } else {
                 posix_spawn_file_actions_adddup2(&actions, handle.fileDescriptor, target)
             }
         }
-        #if os(Linux)
+        #if !os(Linux)
+        throw SpawnError(description: "ChildProcess runs on Linux only (the tests read /proc)")
+        #else
         if let directory = currentDirectoryURL?.path {
             typealias AddChdir =
                 @convention(c) (
@@ -171,11 +181,16 @@ public final class ChildProcess: @unchecked Sendable {
         for handle in childEnds { try? handle.close() }
         state.withLock { $0.pid = pid }
         ended.enter()
+        // Taken out of the property, so that a handler that holds this process is released once it has run.
+        let handler = terminationHandler
+        terminationHandler = nil
         let waiter = Thread { [self, pid] in
             var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
-            state.withLock { $0.status = raw }
-            terminationHandler?(self)
+            var result: pid_t
+            repeat { result = waitpid(pid, &raw, 0) } while result < 0 && errno == EINTR
+            state.withLock { $0.status = result == pid ? raw : Self.unknownEndStatus << 8 }
+            // Before `waitUntilExit()` returns (as with `Process`); so a handler must not wait for its own process.
+            handler?(self)
             ended.leave()
         }
         waiter.name = "ChildProcess \(pid)"

@@ -65,33 +65,14 @@ extension CredentialStore {
         try await accountRows().map { row in Result { () throws(VaultError) in try StoredAccount(row: row) } }
     }
 
-    /// A page of records (``accountRows(after:limit:)``), each decoded or with its decoding error, and the name to
-    /// ask for the next page after (`nil` when this page is the last).
-    ///
-    /// The names that are text must be what the protocol promises, whatever the store: each after the one before in
-    /// byte order, the first after `after`. A row whose name is not text (a tampered SQLite file) is a decoding
-    /// error of its own and does not move the boundary. A store that breaks the order (a bug, or a backend that
-    /// decodes names lossily), or a full page without one text name, would make paging repeat a page forever or
-    /// skip accounts: it throws ``VaultError/Code/integrityFailure`` instead.
+    /// A page of records (``accountRows(after:limit:)``, checked as an ``AccountPage``), each decoded or with its
+    /// decoding error, and the name to ask for the next page after (`nil` when this page is the last).
     package func accountRecordPage(
         after: String?,
         limit: Int
     ) async throws -> (records: [Result<StoredAccount, VaultError>], next: String?) {
-        let limit = max(1, limit)
-        let rows = try await accountRows(after: after, limit: limit)
-        let boundary = after.map { " after '\($0.prefix(128))'" } ?? ""
-        var previous = after
-        for name in rows.compactMap({ $0[.name].text }) {
-            guard previous.map({ $0.utf8.lexicographicallyPrecedes(name.utf8) }) ?? true else {
-                throw VaultError(.integrityFailure, "the store returned the account rows\(boundary) out of name order")
-            }
-            previous = name
-        }
-        guard rows.count < limit || previous != after else {
-            throw VaultError(.integrityFailure, "the store returned a page of account rows\(boundary) without a name")
-        }
-        let records = rows.map { row in Result { () throws(VaultError) in try StoredAccount(row: row) } }
-        return (records, rows.count == limit ? previous : nil)
+        let page = try AccountPage(try await accountRows(after: after, limit: limit), after: after, limit: limit)
+        return (page.rows.map { row in Result { () throws(VaultError) in try StoredAccount(row: row) } }, page.next)
     }
 
     /// Every record, ordered by name; throws the first decoding error.
