@@ -7,8 +7,9 @@ Both obtain one client_credentials token for each of N accounts from the same lo
 - sendcloud-vault: one process; each refresh takes the account's lock, opens its sealed record, posts the grant,
   seals the new token bound to the account and commits it durably (SQLite, synchronous=FULL). Its CPU is the
   process's user + system time (wait4), start-up and unlock included.
-- Authlib (httpx): one asyncio loop in this process, one AsyncOAuth2Client per account, tokens kept in memory only.
-  Its CPU is this process's user + system time around the run (getrusage).
+- Authlib (httpx): one asyncio loop in this process, one AsyncOAuth2Client per account (made before the pass, as a
+  backend holds them), tokens kept in memory only. Its CPU is this process's user + system time around the pass
+  (getrusage).
 
 The endpoint's own CPU is in neither. Rounds alternate the two; the table gives each one's median per refresh and
 the ratio (BENCHMARKS.md, "Bulk refresh"). Needs `pip install authlib httpx` and the release binaries:
@@ -52,16 +53,23 @@ def run_cli(binary, arguments, stdin=None):
     return cpu_seconds(usage), wall
 
 
-async def authlib_pass(token_url, count, concurrency):
+def make_clients(count):
+    """One client per tenant, made before the pass as a long-running backend holds them (making an httpx client
+    loads an SSL context: about 30 ms of CPU, which would otherwise dwarf the refresh)."""
+    return [AsyncOAuth2Client(f"authlib-{index}", f"secret-{index}") for index in range(count)]
+
+
+async def authlib_pass(token_url, clients, concurrency):
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(index):
+    async def one(client):
         async with gate:
-            async with AsyncOAuth2Client(f"authlib-{index}", f"secret-{index}") as client:
-                token = await client.fetch_token(token_url, grant_type="client_credentials")
-                assert token["access_token"]
+            token = await client.fetch_token(token_url, grant_type="client_credentials")
+            assert token["access_token"]
 
-    await asyncio.gather(*(one(index) for index in range(count)))
+    await asyncio.gather(*(one(client) for client in clients))
+    for client in clients:
+        await client.aclose()
 
 
 def main():
@@ -110,16 +118,17 @@ def main():
             refresh = ["refresh", "--all", "--force", "--quiet", "--concurrency", str(options.concurrency),
                        "--vault", vault, "--key-file", key]
             run_cli(cli, refresh)  # warm: every account has its first token, the file its pages
-            asyncio.run(authlib_pass(token_url, options.accounts, options.concurrency))
+            asyncio.run(authlib_pass(token_url, make_clients(options.accounts), options.concurrency))
 
             cli_cpu, cli_wall, authlib_cpu, authlib_wall = [], [], [], []
             for _ in range(options.rounds):
                 cpu, wall = run_cli(cli, refresh)
                 cli_cpu.append(cpu)
                 cli_wall.append(wall)
+                clients = make_clients(options.accounts)
                 before = cpu_seconds(resource.getrusage(resource.RUSAGE_SELF))
                 start = time.perf_counter()
-                asyncio.run(authlib_pass(token_url, options.accounts, options.concurrency))
+                asyncio.run(authlib_pass(token_url, clients, options.concurrency))
                 authlib_wall.append(time.perf_counter() - start)
                 authlib_cpu.append(cpu_seconds(resource.getrusage(resource.RUSAGE_SELF)) - before)
         finally:
