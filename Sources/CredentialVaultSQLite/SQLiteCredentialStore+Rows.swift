@@ -3,18 +3,8 @@ import Foundation
 import GRDB
 
 // Rows in and out: SQLite's values handed over as they are (StoreValue), never interpreted here; the core decodes
-// and validates them.
+// and validates them. Out, every value goes through StoreRowCursor (one decoding rule); in, through `databaseValue`.
 extension StoreValue {
-    init(_ value: DatabaseValue) {
-        switch value.storage {
-        case .null: self = .null
-        case .int64(let v): self = .integer(v)
-        case .double(let v): self = .real(v)
-        case .string(let v): self = .text(v)
-        case .blob(let v): self = .blob([UInt8](v))
-        }
-    }
-
     var databaseValue: DatabaseValue {
         switch self {
         case .null: .null
