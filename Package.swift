@@ -126,38 +126,6 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(
-            name: "vault-bench",
-            dependencies: [
-                "CSodium",
-                "CredentialVault",
-                "CredentialVaultSQLite",
-                "SendcloudOAuth",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "Benchmarks/vault-bench",
-            swiftSettings: swiftSettings
-        ),
-        // The PostgreSQL benchmark (BENCHMARKS.md): `scripts/with-postgres .build/release/pg-bench`.
-        .executableTarget(
-            name: "pg-bench",
-            dependencies: [
-                "CredentialVault",
-                "CredentialVaultPostgres",
-                "SendcloudOAuth",
-                "SendcloudTesting",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-            ],
-            path: "Benchmarks/pg-bench",
-            swiftSettings: swiftSettings
-        ),
         // The development Sendcloud endpoint (FakeSendcloud of SendcloudTesting) on a loopback port, for local development.
         .executableTarget(
             name: "sendcloud-dev-endpoint",

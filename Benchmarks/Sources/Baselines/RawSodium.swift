@@ -1,10 +1,10 @@
-internal import CSodium
+internal import CSodiumBaseline
 
 /// The baseline: libsodium called directly, with no vault code around it.
-enum RawSodium {
-    static func initialize() { precondition(sodium_init() >= 0) }
+public enum RawSodium {
+    public static func initialize() { precondition(sodium_init() >= 0) }
 
-    static func seal(_ message: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8]) -> [UInt8] {
+    public static func seal(_ message: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: message.count + 16)
         var length: UInt64 = 0
         _ = crypto_aead_xchacha20poly1305_ietf_encrypt(
@@ -21,7 +21,7 @@ enum RawSodium {
         return out
     }
 
-    static func open(_ sealed: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8]) -> [UInt8]? {
+    public static func open(_ sealed: [UInt8], key: [UInt8], nonce: [UInt8], ad: [UInt8]) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: sealed.count - 16)
         var length: UInt64 = 0
         let rc = crypto_aead_xchacha20poly1305_ietf_decrypt(
@@ -38,13 +38,13 @@ enum RawSodium {
         return rc == 0 ? out : nil
     }
 
-    static func randomNonce() -> [UInt8] {
+    public static func randomNonce() -> [UInt8] {
         var nonce = [UInt8](repeating: 0, count: 24)
         randombytes_buf(&nonce, 24)
         return nonce
     }
 
-    static func argon2idInteractive(_ password: [UInt8], salt: [UInt8]) -> [UInt8] {
+    public static func argon2idInteractive(_ password: [UInt8], salt: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
         _ = password.withUnsafeBufferPointer { p in
             p.withMemoryRebound(to: CChar.self) { c in

@@ -2,7 +2,7 @@ internal import GRDBSQLite
 
 /// The floor for the store: the SQLite C API on the vault file, prepared statements kept, no wrapper around it.
 /// The same statements as the store's hot path, with the same settings (WAL, `synchronous=FULL`, `secure_delete`).
-final class RawSQLite {
+public final class RawSQLite {
     private var db: OpaquePointer?
     private var select: OpaquePointer?
     private var begin: OpaquePointer?
@@ -18,7 +18,7 @@ final class RawSQLite {
     /// Opens `path` and prepares: the point read of every account column by name; and the compare-and-swap
     /// transaction of the store's shape: `BEGIN IMMEDIATE`, read the generation, `UPDATE` every column but the
     /// name `WHERE name = ? AND generation = ?`, `COMMIT`.
-    init(path: String, columns: [String]) {
+    public init(path: String, columns: [String]) {
         written = columns.filter { $0 != "name" }
         precondition(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK)
         exec("PRAGMA synchronous = FULL")
@@ -41,7 +41,7 @@ final class RawSQLite {
     }
 
     /// Reads every column of `name`, copying each blob out as the store must; returns the column count.
-    func pointRead(_ name: String) -> Int {
+    public func pointRead(_ name: String) -> Int {
         bind(select, 1, name)
         defer { sqlite3_reset(select) }
         guard sqlite3_step(select) == SQLITE_ROW else { return 0 }
@@ -59,7 +59,7 @@ final class RawSQLite {
     /// One durable compare-and-swap of `name`: the three sealed values replaced by `values`, `updated_at` set to
     /// `now`, the generation + 1, every other column written with its current value (read, outside the timing's
     /// concern, with the row: the store has them from its caller).
-    func compareAndSwap(_ name: String, values: [[UInt8]], now: Double) {
+    public func compareAndSwap(_ name: String, values: [[UInt8]], now: Double) {
         bind(readRow, 1, name)
         precondition(sqlite3_step(readRow) == SQLITE_ROW)
         step(begin)
