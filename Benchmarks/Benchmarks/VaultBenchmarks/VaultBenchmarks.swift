@@ -33,6 +33,7 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .mallocCountTotal],
         timeUnits: .microseconds,
         warmupIterations: 10,
+        scalingFactor: .one,
         maxDuration: .seconds(3),
         maxIterations: 500
     )
@@ -140,6 +141,7 @@ let benchmarks: @Sendable () -> Void = {
         metrics: [.wallClock, .mallocCountTotal],
         timeUnits: .milliseconds,
         warmupIterations: 1,
+        scalingFactor: .one,
         maxDuration: .seconds(5),
         maxIterations: 20
     )
