@@ -221,6 +221,14 @@ public final class SQLiteCredentialStore: CredentialStore {
     /// The columns of ``accountStatusCountsSQL``.
     private enum StatusCountColumn: String, StoreColumn {
         case status, backingOff, count
+
+        var position: Int {
+            switch self {
+            case .status: 0
+            case .backingOff: 1
+            case .count: 2
+            }
+        }
     }
 
     public func accountStatusCounts(now: Date) async throws -> [AccountStatusCount] {

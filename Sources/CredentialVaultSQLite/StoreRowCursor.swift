@@ -20,23 +20,26 @@ final class StoreRowCursor<Column: StoreColumn>: DatabaseCursor {
     typealias Element = StoreRow<Column>
     let _statement: Statement
     var _isDone = false
-    /// The statement's result columns, in order.
-    private let columns: [Column]
+    /// Where each of the statement's result columns goes in a row (``StoreColumn/position``), in the statement's order.
+    private let positions: [Int]
+    /// A row of NULLs, copied for each row read.
+    private let empty = StoreRow<Column>()
 
     init(_ statement: Statement, arguments: StatementArguments, columns: [Column]) throws {
         _statement = statement
-        self.columns = columns
+        positions = columns.map(\.position)
+        assert(Column.allCases.enumerated().allSatisfy { $0.element.position == $0.offset }, "\(Column.self) positions")
         try statement.setArguments(arguments)  // resets the statement, then binds
     }
 
     deinit { sqlite3_reset(_statement.sqliteStatement) }
 
     func _element(sqliteStatement: SQLiteStatement) throws -> StoreRow<Column> {
-        var row = StoreRow<Column>()
-        for (index, column) in columns.enumerated() {
-            row[column] = Self.value(sqliteStatement, Int32(index))
+        var values = empty.orderedValues
+        for (index, position) in positions.enumerated() {
+            values[position] = Self.value(sqliteStatement, Int32(index))
         }
-        return row
+        return StoreRow(orderedValues: values)
     }
 
     /// The value of column `index` as stored: its storage class kept, except for TEXT that is not a valid string

@@ -32,4 +32,28 @@ public enum AccountColumn: String, StoreColumn {
         case .accessToken: .accessToken
         }
     }
+
+    /// The column's index in `allCases` (``StoreColumn/position``).
+    public var position: Int {
+        switch self {
+        case .name: 0
+        case .mode: 1
+        case .clientID: 2
+        case .scopes: 3
+        case .tokenURL: 4
+        case .keyID: 5
+        case .clientSecret: 6
+        case .refreshToken: 7
+        case .accessToken: 8
+        case .accessTokenExpiresAt: 9
+        case .status: 10
+        case .lastError: 11
+        case .generation: 12
+        case .createdAt: 13
+        case .updatedAt: 14
+        case .refreshedAt: 15
+        case .nextAttemptAt: 16
+        case .consecutiveFailures: 17
+        }
+    }
 }

@@ -12,4 +12,20 @@ public enum KeySlotColumn: String, StoreColumn {
     case label
     /// A key-file slot's non-secret fingerprint (``KeyFileKey/fingerprint``), or NULL. Authenticated by the wrap.
     case fingerprint
+
+    /// The column's index in `allCases` (``StoreColumn/position``).
+    public var position: Int {
+        switch self {
+        case .id: 0
+        case .kind: 1
+        case .salt: 2
+        case .opsLimit: 3
+        case .memLimit: 4
+        case .keyID: 5
+        case .wrappedKey: 6
+        case .createdAt: 7
+        case .label: 8
+        case .fingerprint: 9
+        }
+    }
 }

@@ -1,28 +1,46 @@
 /// The columns of one of a store's tables: the column names are the raw values, the same in every SQL store.
 public protocol StoreColumn: RawRepresentable<String>, CaseIterable, Hashable, Sendable
-where AllCases == [Self] {}
+where AllCases == [Self] {
+    /// The column's index in `allCases`: where a ``StoreRow`` keeps its value. Each table's enum spells it out (a
+    /// `switch`), so that reading a column costs an array index, not a lookup by name (StoreRowTests checks that every
+    /// column's position is its index).
+    var position: Int { get }
+}
 
 /// One row of a store's table, as primitive column values (``StoreValue``); a column not set is NULL.
 ///
 /// A driver fills rows from its database and writes them back column by column, without interpreting them; the
 /// core builds and decodes them (``StoredAccount``, ``KeySlot``, ``VaultHeader``).
+///
+/// The values sit in an array in the order of `Column.allCases`. The accessors are inlinable, so that a driver in
+/// another module gets them specialized for its column type: unspecialized, each access looked up generic metadata
+/// and hashed the column's name (a fifth of `list`'s time, BENCHMARKS.md).
 public struct StoreRow<Column: StoreColumn>: Sendable, Hashable {
-    private var values: [Column: StoreValue]
+    @usableFromInline var values: [StoreValue]
 
-    /// A row of NULLs (with room for every column: a row is filled column by column on every read).
-    public init() { values = Dictionary(minimumCapacity: Column.allCases.count) }
+    /// A row of NULLs.
+    @inlinable public init() { values = Array(repeating: .null, count: Column.allCases.count) }
 
     /// A row with `values`; columns left out are NULL.
-    public init(_ values: [Column: StoreValue]) { self.values = values.filter { !$0.value.isNull } }
+    @inlinable public init(_ values: [Column: StoreValue]) {
+        self.init()
+        for (column, value) in values { self.values[column.position] = value }
+    }
+
+    /// A row of `orderedValues`, one for each column in the order of `Column.allCases`.
+    @inlinable public init(orderedValues: [StoreValue]) {
+        precondition(orderedValues.count == Column.allCases.count, "a \(Column.self) row has one value per column")
+        values = orderedValues
+    }
 
     /// The value of `column` (``StoreValue/null`` if unset).
-    public subscript(column: Column) -> StoreValue {
-        get { values[column] ?? .null }
-        set { values[column] = newValue.isNull ? nil : newValue }
+    @inlinable public subscript(column: Column) -> StoreValue {
+        get { values[column.position] }
+        set { values[column.position] = newValue }
     }
 
     /// The values in the order of `Column.allCases` (for binding to an INSERT or UPDATE).
-    public var orderedValues: [StoreValue] { Column.allCases.map { self[$0] } }
+    @inlinable public var orderedValues: [StoreValue] { values }
 }
 
 extension StoreRow: CustomStringConvertible {
