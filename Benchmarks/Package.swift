@@ -12,10 +12,6 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
-/// A package named by path is known by its folder's name: the checkout's, whatever it is called (`sendcloud-vault` in a
-/// clone of that name).
-let vault = Context.packageDirectory.split(separator: "/").dropLast().last.map { $0.lowercased() } ?? "sendcloud-vault"
-
 /// The interposer adds its own work to every malloc, so wall times of allocating code come out high with it
 /// (BENCHMARKS.md takes times from a run with `BENCHMARK_DISABLE_MALLOC_INTERPOSER=1`, allocation counts from one
 /// without), as ordo-one/benchmark's own manifest reads that variable.
@@ -26,10 +22,11 @@ let package = Package(
     name: "sendcloud-vault-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(path: "../"),
+        // Named, since a package given by path is otherwise known by its folder name, which is the checkout's.
+        .package(name: "sendcloud-vault", path: "../"),
         // The malloc interposer gives allocation counts. Naming the trait keeps the default set's runtime interposer
         // out: swift-runtime-interposer, which that trait needs on Linux with Swift 6.3, is not available here.
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: benchmarkTraits),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: benchmarkTraits),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
@@ -52,9 +49,9 @@ let package = Package(
             dependencies: [
                 "Baselines",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "CredentialVault", package: vault),
-                .product(name: "CredentialVaultSQLite", package: vault),
-                .product(name: "SendcloudOAuth", package: vault),
+                .product(name: "CredentialVault", package: "sendcloud-vault"),
+                .product(name: "CredentialVaultSQLite", package: "sendcloud-vault"),
+                .product(name: "SendcloudOAuth", package: "sendcloud-vault"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -67,10 +64,10 @@ let package = Package(
             name: "PostgresBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "CredentialVault", package: vault),
-                .product(name: "CredentialVaultPostgres", package: vault),
-                .product(name: "SendcloudOAuth", package: vault),
-                .product(name: "SendcloudTesting", package: vault),
+                .product(name: "CredentialVault", package: "sendcloud-vault"),
+                .product(name: "CredentialVaultPostgres", package: "sendcloud-vault"),
+                .product(name: "SendcloudOAuth", package: "sendcloud-vault"),
+                .product(name: "SendcloudTesting", package: "sendcloud-vault"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,8 +82,8 @@ let package = Package(
         .executableTarget(
             name: "make-vault",
             dependencies: [
-                .product(name: "CredentialVault", package: vault),
-                .product(name: "CredentialVaultSQLite", package: vault),
+                .product(name: "CredentialVault", package: "sendcloud-vault"),
+                .product(name: "CredentialVaultSQLite", package: "sendcloud-vault"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

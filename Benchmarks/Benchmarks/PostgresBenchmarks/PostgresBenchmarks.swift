@@ -153,8 +153,7 @@ let benchmarks: @Sendable () -> Void = {
             configuration: pass
         ) { benchmark in
             let fixture = try await Refresh.fixture(instances: 1)
-            benchmark.startMeasurement()
-            try await fixture.rawPosts(clients: instances)
+            try await fixture.rawPosts(clients: instances, measuring: benchmark)
         }
     }
 }

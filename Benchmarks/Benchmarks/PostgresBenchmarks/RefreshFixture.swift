@@ -1,8 +1,10 @@
 import AsyncHTTPClient
+import Benchmark
 import CredentialVault
 import CredentialVaultPostgres
 import Foundation
 import NIOCore
+import PostgresNIO
 import SendcloudOAuth
 import SendcloudTesting
 
@@ -23,6 +25,7 @@ final class RefreshFixture: Sendable {
 
     let fake: FakeSendcloud
     let location: PostgresLocation
+    private let password: String?
     let setup: PostgresCredentialStore
     let instances: [Instance]
 
@@ -32,6 +35,7 @@ final class RefreshFixture: Sendable {
         fake.registerClient(id: Self.clientID, secret: Self.clientSecret)
         location = try server.location(schema: "bench_refresh_\(String(UInt32.random(in: 0...UInt32.max), radix: 16))")
         let password = try PostgresPassword.resolve(for: location)
+        self.password = password
         setup = try await PostgresCredentialStore.connect(to: location, password: password, create: true)
         let key = KeyFileKey.generate()
         let vault = try await CredentialVault.create(in: setup, slots: [.key(key)], logger: logger)
@@ -89,12 +93,14 @@ final class RefreshFixture: Sendable {
     }
 
     /// The fake endpoint's own rate: `accounts` refresh_token POSTs of fresh chains with AsyncHTTPClient, `width` at
-    /// a time per client, from `clients` clients at once.
-    func rawPosts(clients: Int) async throws {
+    /// a time per client, from `clients` clients at once. Only the POSTs are measured: issuing the refresh tokens and
+    /// making and shutting down the clients are not.
+    func rawPosts(clients: Int, measuring benchmark: Benchmark) async throws {
         let tokens = (0..<Self.accounts).map { _ in fake.issueRefreshToken(clientID: Self.clientID) }
         let https = (0..<clients).map { _ in TokenEndpointClient.makeHTTPClient() }
         let url = fake.tokenURL
         let basic = "Basic " + Data("\(Self.clientID):\(Self.clientSecret)".utf8).base64EncodedString()
+        benchmark.startMeasurement()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (c, http) in https.enumerated() {
                 let share = Array(tokens[(c * Self.accounts / clients)..<((c + 1) * Self.accounts / clients)])
@@ -114,9 +120,11 @@ final class RefreshFixture: Sendable {
             }
             try await group.waitForAll()
         }
+        benchmark.stopMeasurement()
         for http in https { try await http.shutdown() }
     }
 
+    /// Stops the instances and the fake, and drops the schema.
     func remove() async {
         for instance in instances {
             try? await instance.http.shutdown()
@@ -124,6 +132,24 @@ final class RefreshFixture: Sendable {
         }
         await setup.close()
         await fake.stop()
+        // The schema goes too, with a client of its own (the store has no such operation).
+        let client = PostgresClient(
+            configuration: .init(
+                host: location.host,
+                port: location.port,
+                username: location.user,
+                password: password,
+                database: location.database,
+                tls: .disable
+            )
+        )
+        let run = Task { await client.run() }
+        _ = try? await client.query(
+            PostgresQuery(unsafeSQL: "DROP SCHEMA \"\(location.schema)\" CASCADE"),
+            logger: PostgresFixture.logger
+        ).collect()
+        run.cancel()
+        await run.value
     }
 
     /// Runs `count` jobs, `width` at a time.

@@ -83,7 +83,9 @@ final class SQLiteFixture: Sendable {
         }
     }
 
-    /// The fixtures made so far, by size: each is made on first use and kept for the benchmarks after it.
+    /// The fixtures made so far in this process, by size, each on first use. ordo-one/benchmark runs each benchmark
+    /// in a process of its own (and its shutdown hook after each), so a fixture serves one benchmark: it is made in
+    /// the warm-up, before the measured iterations.
     private static let made = Made()
 
     static func of(accounts: Int) async throws -> SQLiteFixture { try await made.fixture(accounts: accounts) }

@@ -94,6 +94,38 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // A page of a listing (`list`, `verify`): 500 accounts after the first, every column, of 10,000.
+    let pages = Benchmark.Configuration(
+        metrics: [.wallClock, .mallocCountTotal],
+        timeUnits: .microseconds,
+        warmupIterations: 3,
+        scalingFactor: .one,
+        maxDuration: .seconds(3),
+        maxIterations: 200
+    )
+    Benchmark(
+        "raw SQLite C API: prepared page of 500 accounts in name order, every column, 10000 accounts",
+        configuration: pages
+    ) {
+        benchmark in
+        let fixture = try await SQLiteFixture.of(accounts: 10_000)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { precondition(fixture.raw.pageRead(after: "tenant-0", limit: 500) == 500) }
+    }
+    Benchmark(
+        "vault: accounts(after:limit:) page of 500 (read + authenticate each), 10000 accounts",
+        configuration: pages
+    ) {
+        benchmark in
+        let fixture = try await SQLiteFixture.of(accounts: 10_000)
+        let first = try AccountName("tenant-0")
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let page = try await fixture.vault.accounts(after: first, limit: 500)
+            precondition(page.count == 500)
+        }
+    }
+
     // A durable compare-and-swap (synchronous=FULL): the C API transaction of the store's shape is the floor.
     let sealedValues = [
         [UInt8](repeating: 1, count: 80), [UInt8](repeating: 2, count: 104), [UInt8](repeating: 3, count: 1064),

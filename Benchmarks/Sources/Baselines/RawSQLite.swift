@@ -5,6 +5,7 @@ internal import GRDBSQLite
 public final class RawSQLite {
     private var db: OpaquePointer?
     private var select: OpaquePointer?
+    private var page: OpaquePointer?
     private var begin: OpaquePointer?
     private var readGeneration: OpaquePointer?
     private var readRow: OpaquePointer?
@@ -25,6 +26,7 @@ public final class RawSQLite {
         exec("PRAGMA secure_delete = ON")
         sqlite3_busy_timeout(db, 30_000)
         select = prepare("SELECT \(columns.joined(separator: ", ")) FROM account WHERE name = ?")
+        page = prepare("SELECT \(columns.joined(separator: ", ")) FROM account WHERE name > ? ORDER BY name LIMIT ?")
         begin = prepare("BEGIN IMMEDIATE")
         readGeneration = prepare("SELECT generation FROM account WHERE name = ?")
         readRow = prepare("SELECT \(written.joined(separator: ", ")) FROM account WHERE name = ?")
@@ -36,7 +38,7 @@ public final class RawSQLite {
     }
 
     deinit {
-        for statement in [select, begin, readGeneration, readRow, update, commit] { sqlite3_finalize(statement) }
+        for statement in [select, page, begin, readGeneration, readRow, update, commit] { sqlite3_finalize(statement) }
         sqlite3_close(db)
     }
 
@@ -56,9 +58,26 @@ public final class RawSQLite {
         return count
     }
 
+    /// Reads up to `limit` accounts after `name` in name order, every column of each, copying the blobs out; returns
+    /// the number of rows.
+    public func pageRead(after name: String, limit: Int) -> Int {
+        bind(page, 1, name)
+        sqlite3_bind_int64(page, 2, Int64(limit))
+        defer { sqlite3_reset(page) }
+        var rows = 0
+        while sqlite3_step(page) == SQLITE_ROW {
+            for index in 0..<sqlite3_column_count(page) where sqlite3_column_type(page, index) == SQLITE_BLOB {
+                let length = Int(sqlite3_column_bytes(page, index))
+                blackHole([UInt8](UnsafeRawBufferPointer(start: sqlite3_column_blob(page, index), count: length)))
+            }
+            rows += 1
+        }
+        return rows
+    }
+
     /// One durable compare-and-swap of `name`: the three sealed values replaced by `values`, `updated_at` set to
-    /// `now`, the generation + 1, every other column written with its current value (read, outside the timing's
-    /// concern, with the row: the store has them from its caller).
+    /// `now`, the generation + 1, every other column written with its current value. Those values are read first,
+    /// by a point read of the row inside the call (a few µs beside the fsync): the store has them from its caller.
     public func compareAndSwap(_ name: String, values: [[UInt8]], now: Double) {
         bind(readRow, 1, name)
         precondition(sqlite3_step(readRow) == SQLITE_ROW)
@@ -88,6 +107,8 @@ public final class RawSQLite {
         precondition(sqlite3_changes(db) == 1)
         step(commit)
     }
+
+    @inline(never) private func blackHole(_ value: [UInt8]) { precondition(value.count < 1 << 30) }
 
     private func exec(_ sql: String) { precondition(sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK) }
 

@@ -19,14 +19,14 @@ nonisolated func makeVault(in directory: String, accounts: Int) async throws {
         attributes: [.posixPermissions: 0o700]
     )
     let key = KeyFileKey.generate()
-    let written = key.base64Text().withUnsafeBytes {
-        FileManager.default.createFile(
-            atPath: directory + "/vault.key",
-            contents: Data($0),
-            attributes: [.posixPermissions: 0o600]
-        )
-    }
-    precondition(written, "make-vault: cannot write \(directory)/vault.key")
+    // 0600 from the start, and never over an existing file.
+    let descriptor = open(directory + "/vault.key", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    precondition(
+        descriptor >= 0,
+        "make-vault: cannot create \(directory)/vault.key: \(String(cString: strerror(errno)))"
+    )
+    let written = key.base64Text().withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) == $0.count }
+    precondition(written && close(descriptor) == 0, "make-vault: cannot write \(directory)/vault.key")
     let vault = try await CredentialVault.create(
         in: SQLiteCredentialStore(path: directory + "/vault.sqlite", create: true),
         slots: [.key(key)],
