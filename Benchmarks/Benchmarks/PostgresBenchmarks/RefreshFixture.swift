@@ -4,6 +4,7 @@ import CredentialVault
 import CredentialVaultPostgres
 import Foundation
 import NIOCore
+import NIOHTTP1
 import PostgresNIO
 import SendcloudOAuth
 import SendcloudTesting
