@@ -23,6 +23,20 @@ struct PostgresServer: Sendable {
         return PostgresServer(host: host, port: port, user: user, database: database)
     }()
 
+    /// A raw postgres-nio client of `location`'s server and database: one pool, no TLS (loopback).
+    static func rawClient(for location: PostgresLocation, password: String?) -> PostgresClient {
+        PostgresClient(
+            configuration: .init(
+                host: location.host,
+                port: location.port,
+                username: location.user,
+                password: password,
+                database: location.database,
+                tls: .disable
+            )
+        )
+    }
+
     func location(schema: String) throws -> PostgresLocation {
         try PostgresLocation(url: "postgres://\(user)@\(host):\(port)/\(database)?schema=\(schema)")
     }
@@ -49,16 +63,7 @@ final class PostgresFixture: Sendable {
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         location = try server.location(schema: "bench_\(accounts)_\(suffix)")
         let password = try PostgresPassword.resolve(for: location)
-        let raw = PostgresClient(
-            configuration: .init(
-                host: location.host,
-                port: location.port,
-                username: location.user,
-                password: password,
-                database: location.database,
-                tls: .disable
-            )
-        )
+        let raw = PostgresServer.rawClient(for: location, password: password)
         self.raw = raw
         rawRun = Task { await raw.run() }
         store = try await PostgresCredentialStore.connect(to: location, password: password, create: true)

@@ -134,16 +134,7 @@ final class RefreshFixture: Sendable {
         await setup.close()
         await fake.stop()
         // The schema goes too, with a client of its own (the store has no such operation).
-        let client = PostgresClient(
-            configuration: .init(
-                host: location.host,
-                port: location.port,
-                username: location.user,
-                password: password,
-                database: location.database,
-                tls: .disable
-            )
-        )
+        let client = PostgresServer.rawClient(for: location, password: password)
         let run = Task { await client.run() }
         _ = try? await client.query(
             PostgresQuery(unsafeSQL: "DROP SCHEMA \"\(location.schema)\" CASCADE"),
